@@ -1,0 +1,1 @@
+"""budget-service: token types, an append-only ledger, task costs and holds."""

@@ -1,0 +1,35 @@
+"""The FastAPI app factory: `create_app()` for uvicorn, `create_app(container=...)` for tests."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from budget.bootstrap import Container, bootstrap
+from budget.config import Settings
+from budget.entrypoints import health
+from budget.entrypoints.observability import RequestContextMiddleware, configure_logging
+from budget.entrypoints.problems import install_problem_handlers
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else Settings())
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = container or bootstrap(settings)
+        app.state.container = resources
+        resources.broker.start()
+        try:
+            yield
+        finally:
+            await resources.aclose()
+
+    app = FastAPI(
+        title="budget-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    return app

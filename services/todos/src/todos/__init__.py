@@ -1,0 +1,1 @@
+"""todos-service: owns tasks; asks before-complete hooks; publishes its events through an outbox."""

@@ -1,0 +1,60 @@
+"""Settings of every todos-service process, read from the environment."""
+
+from typing import Literal, Self
+
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
+
+
+class HookSubscription(BaseModel):
+    """One subscriber of `todos.before_complete_task`."""
+
+    name: str = Field(min_length=1)
+    url: AnyHttpUrl
+    secret: SecretStr
+    timeout: float = Field(default=1.0, gt=0, le=30)
+    failure_policy: Literal["fail", "ignore"] = "fail"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    jwt_public_key: str | None = None
+    jwt_public_key_file: str | None = None
+    jwt_audience: str = "todos-budget"
+
+    hooks: list[HookSubscription] = []
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    relay_batch_size: int = Field(default=100, ge=1, le=1000)
+    relay_poll_interval: float = Field(default=1.0, gt=0)
+    relay_publish_timeout: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_development(self) -> Self:
+        if self.environment == "production":
+            if not (self.jwt_public_key or self.jwt_public_key_file):
+                raise ValueError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE is required in production")
+            for hook in self.hooks:
+                if hook.secret.get_secret_value() in ("", DEV_HOOK_SECRET):
+                    raise ValueError(f"hook {hook.name!r} uses the development secret")
+        return self
+
+    def public_key_pem(self) -> str | None:
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        if self.jwt_public_key_file:
+            with open(self.jwt_public_key_file) as f:
+                return f.read()
+        return None
