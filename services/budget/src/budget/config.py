@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/budget"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "todos.events"
     db_pool_size: int = Field(default=10, ge=1)
 
     jwt_public_key: str | None = None
