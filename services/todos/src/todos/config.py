@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
     relay_poll_interval: float = Field(default=1.0, gt=0)
     relay_publish_timeout: float = Field(default=5.0, gt=0)
+    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)  # 0: no metrics endpoint
+
+    hook_breaker_failures: int = Field(default=5, ge=1)
+    hook_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:

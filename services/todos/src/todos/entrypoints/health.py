@@ -5,9 +5,11 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from todos.adapters.db import is_reachable
+from todos.adapters.db import READINESS_TIMEOUT_SECONDS, is_reachable
+from todos.adapters.outbox import backlog
 from todos.bootstrap import Container
 from todos.entrypoints.observability import metrics_response
+from todos.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,5 +33,18 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    container: Container = request.app.state.container
+    await _refresh_outbox_gauges(container)
     return await asyncio.to_thread(metrics_response)
+
+
+async def _refresh_outbox_gauges(container: Container) -> None:
+    """Outbox backlog computed at scrape (cheap: a partial index holds only unsent rows)."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS), container.engine.connect() as conn:
+            count, age = await backlog(conn)
+    except Exception:  # a scrape must still answer while the database is down
+        return
+    OUTBOX_UNSENT.set(count)
+    OUTBOX_OLDEST_AGE.set(age)

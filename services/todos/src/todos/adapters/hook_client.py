@@ -1,0 +1,112 @@
+"""The HTTP `HookGate`: calls every before-complete subscription concurrently, signed.
+
+One shared `httpx.AsyncClient` per process. Each call is bounded by its subscription's
+timeout; connect errors and 5xx are retried inside that budget with the same `invocation_id`
+(the subscriber may dedupe on it). Anything but a valid allow/veto is a failure.
+"""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+from pydantic import ValidationError
+
+from contracts.hooks import HOOK_DECISION, BeforeCompleteTask, Veto
+from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
+from contracts.signing import SIGNATURE_HEADER, sign
+from todos.adapters.circuit_breaker import CircuitBreaker
+from todos.config import HookSubscription
+from todos.domain.hook_verdict import AnswerKind, HookAnswer
+from todos.metrics import HOOK_CALLS, HOOK_LATENCY
+
+log = structlog.get_logger(__name__)
+
+RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # then 0.4 s between tries, while the budget lasts
+
+
+class _Retryable(Exception):
+    """A connect error or 5xx: worth another try inside the timeout."""
+
+
+class HttpHookGate:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        subscriptions: list[HookSubscription],
+        *,
+        failure_threshold: int = 5,
+        reset_timeout: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._subscriptions = subscriptions
+        self.breakers = {
+            s.name: CircuitBreaker(failure_threshold=failure_threshold, reset_timeout=reset_timeout)
+            for s in subscriptions
+        }
+
+    async def before_complete(self, task_id: TaskId, owner_id: OwnerId) -> list[HookAnswer]:
+        if not self._subscriptions:
+            return []
+        request = BeforeCompleteTask(
+            invocation_id=new_invocation_id(),
+            task_id=task_id,
+            owner_id=owner_id,
+            occurred_at=datetime.now(UTC),
+        )
+        body = request.model_dump_json().encode()
+        return list(
+            await asyncio.gather(
+                *(self._ask(s, body, request.invocation_id) for s in self._subscriptions)
+            )
+        )
+
+    async def _ask(
+        self, hook: HookSubscription, body: bytes, invocation_id: InvocationId
+    ) -> HookAnswer:
+        breaker = self.breakers[hook.name]
+        if not breaker.allow():
+            HOOK_CALLS.labels(hook.name, "circuit_open").inc()
+            return HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, "circuit open")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(hook.timeout):
+                answer = await self._call_with_retries(hook, body)
+        except (TimeoutError, _Retryable, httpx.HTTPError, ValidationError, ValueError) as exc:
+            breaker.record_failure()
+            log.warning(
+                "hook_failed",
+                hook=hook.name,
+                invocation_id=str(invocation_id),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            answer = HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, str(exc)[:300])
+        else:
+            breaker.record_success()
+        HOOK_LATENCY.labels(hook.name).observe(time.perf_counter() - started)
+        HOOK_CALLS.labels(hook.name, answer.kind.value).inc()
+        return answer
+
+    async def _call_with_retries(self, hook: HookSubscription, body: bytes) -> HookAnswer:
+        secret = hook.secret.get_secret_value()
+        attempt = 0
+        while True:  # the caller's timeout bounds the retries
+            headers = {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: sign(body, secret, int(time.time())),
+            }
+            try:
+                response = await self._client.post(str(hook.url), content=body, headers=headers)
+                if response.status_code >= 500:
+                    raise _Retryable(f"HTTP {response.status_code}")
+            except (httpx.ConnectError, httpx.ConnectTimeout, _Retryable):
+                await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+                attempt += 1
+                continue
+            if response.status_code != 200:
+                raise ValueError(f"unexpected HTTP {response.status_code}")
+            decision = HOOK_DECISION.validate_json(response.content)
+            if isinstance(decision, Veto):
+                return HookAnswer(hook.name, AnswerKind.VETO, hook.failure_policy, decision.reason)
+            return HookAnswer(hook.name, AnswerKind.ALLOW, hook.failure_policy)

@@ -1,0 +1,93 @@
+"""The transactional outbox: how an event becomes a stored row, and how the relay drains rows.
+
+`outbox_envelope` is the one function that turns a domain event into the CloudEvent stored in
+(and later published from) the outbox; the Pact provider test calls it too.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.envelope import CloudEvent, build_envelope
+from contracts.events import IntegrationEvent
+from todos.adapters.tables import outbox
+
+NOTIFY_CHANNEL = "todos_outbox"
+MAX_ERROR_LENGTH = 1000
+
+
+def outbox_envelope(event: IntegrationEvent, *, correlation_id: str | None) -> CloudEvent:
+    """The CloudEvents envelope stored for `event` (and published as it is)."""
+    return build_envelope(event, correlation_id=correlation_id)
+
+
+def outbox_row(event: IntegrationEvent, *, correlation_id: str | None) -> dict[str, Any]:
+    """The outbox row that records `event`."""
+    envelope = outbox_envelope(event, correlation_id=correlation_id)
+    return {
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "envelope": envelope.model_dump(mode="json", exclude_none=True),
+    }
+
+
+async def write_events(
+    conn: AsyncConnection, events: Sequence[IntegrationEvent], *, correlation_id: str | None
+) -> None:
+    """Insert the events' rows and wake the relay once this transaction commits."""
+    if not events:
+        return
+    rows = [outbox_row(event, correlation_id=correlation_id) for event in events]
+    await conn.execute(insert(outbox), rows)
+    # NOTIFY is transactional: the relay hears it only if (and when) the rows are committed.
+    await conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    id: int
+    envelope: CloudEvent
+
+
+async def claim(conn: AsyncConnection, limit: int) -> list[PendingRow]:
+    """Lock up to `limit` unsent rows in id order; rows another relay holds are skipped."""
+    query = (
+        select(outbox.c.id, outbox.c.envelope)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(query)
+    return [PendingRow(row.id, CloudEvent.model_validate(row.envelope)) for row in result]
+
+
+async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    if ids:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
+        )
+
+
+async def mark_failed(conn: AsyncConnection, row_id: int, error: str) -> None:
+    await conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(attempts=outbox.c.attempts + 1, last_error=error[:MAX_ERROR_LENGTH])
+    )
+
+
+async def backlog(conn: AsyncConnection) -> tuple[int, float]:
+    """Unsent rows and the age in seconds of the oldest (0 when none)."""
+    query = select(func.count(), func.min(outbox.c.created_at)).where(
+        outbox.c.published_at.is_(None)
+    )
+    count, oldest = (await conn.execute(query)).one()
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    return int(count), max(age, 0.0)

@@ -1,0 +1,50 @@
+"""`todos-relay`: the outbox relay process (same package and image as the API, other command)."""
+
+import asyncio
+import signal
+
+import structlog
+from prometheus_client import start_http_server
+
+from todos.adapters.broker import BrokerConnection
+from todos.adapters.db import make_engine
+from todos.adapters.publisher import AmqpPublisher
+from todos.adapters.relay import OutboxRelay
+from todos.config import Settings
+from todos.entrypoints.observability import configure_logging
+
+log = structlog.get_logger("relay")
+
+
+async def serve(settings: Settings) -> None:
+    """Run the relay until SIGTERM/SIGINT, then finish the batch in hand and close."""
+    engine = make_engine(settings.database_url, pool_size=2)
+    broker = BrokerConnection(settings.amqp_url)
+    broker.start()
+    publisher = AmqpPublisher(
+        broker, settings.events_exchange, timeout=settings.relay_publish_timeout
+    )
+    relay = OutboxRelay(
+        engine,
+        publisher.publish,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, relay.stop)
+    log.info("relay_started", exchange=settings.events_exchange)
+    try:
+        await relay.run()
+    finally:
+        await broker.close()
+        await engine.dispose()
+        log.info("relay_stopped")
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    if settings.relay_metrics_port:
+        start_http_server(settings.relay_metrics_port, addr=settings.host)
+    asyncio.run(serve(settings))

@@ -1,0 +1,60 @@
+"""The wire shapes of the tasks API (SPEC section 4)."""
+
+from typing import Annotated, Literal, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from todos.domain.model import DESCRIPTION_MAX, TITLE_MAX, Task
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description | None = None
+
+
+class TaskPatch(BaseModel):
+    """Fields present are changed; `description: null` clears it; `title` cannot be null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+
+    @model_validator(mode="after")
+    def _title_not_null(self) -> Self:
+        if "title" in self.model_fields_set and self.title is None:
+            raise ValueError("title cannot be null")
+        return self
+
+
+class TaskOut(BaseModel):
+    id: UUID
+    owner_id: UUID
+    title: str
+    description: str | None
+    status: Literal["open", "completed"]
+    created_at: AwareDatetime
+    completed_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, task: Task) -> "TaskOut":
+        return cls(
+            id=task.id,
+            owner_id=task.owner_id,
+            title=task.title,
+            description=task.description,
+            status=task.status.value,
+            created_at=task.created_at,
+            completed_at=task.completed_at,
+        )
+
+
+class TaskPage(BaseModel):
+    items: list[TaskOut]
+    next_cursor: str | None

@@ -1,0 +1,120 @@
+"""The tasks API: thin routes that parse, call one use case, and map its outcome."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from contracts.ids import OwnerId, TaskId
+from todos.bootstrap import Container
+from todos.domain.model import InvalidTaskError, TaskAlreadyCompletedError, TaskStatus
+from todos.entrypoints.auth import CurrentCaller
+from todos.entrypoints.problems import problem_response
+from todos.entrypoints.schemas import TaskCreate, TaskOut, TaskPage, TaskPatch
+from todos.service_layer import services
+from todos.service_layer.errors import (
+    CompletionVetoedError,
+    HookUnavailableError,
+    TaskNotFoundError,
+)
+from todos.service_layer.pagination import InvalidCursorError
+
+router = APIRouter(prefix="/api/todos/tasks", tags=["tasks"])
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+Deps = Annotated[Container, Depends(_container)]
+
+
+@router.post("", status_code=201)
+async def create_task(body: TaskCreate, caller: CurrentCaller, c: Deps) -> TaskOut:
+    task = await services.create_task(
+        c.uow, c.clock, OwnerId(caller.owner_id), body.title, body.description
+    )
+    return TaskOut.of(task)
+
+
+@router.get("")
+async def list_tasks(
+    caller: CurrentCaller,
+    c: Deps,
+    status: Literal["open", "completed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> TaskPage:
+    page = await services.list_tasks(
+        c.uow,
+        OwnerId(caller.owner_id),
+        status=TaskStatus(status) if status else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return TaskPage(items=[TaskOut.of(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
+    return TaskOut.of(await services.get_task(c.uow, OwnerId(caller.owner_id), TaskId(task_id)))
+
+
+@router.patch("/{task_id}")
+async def edit_task(task_id: UUID, body: TaskPatch, caller: CurrentCaller, c: Deps) -> TaskOut:
+    task = await services.edit_task(
+        c.uow,
+        c.clock,
+        OwnerId(caller.owner_id),
+        TaskId(task_id),
+        title=body.title,
+        description=body.description,
+        clear_description="description" in body.model_fields_set and body.description is None,
+    )
+    return TaskOut.of(task)
+
+
+@router.delete("/{task_id}", status_code=204)
+async def delete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> Response:
+    await services.delete_task(c.uow, c.clock, OwnerId(caller.owner_id), TaskId(task_id))
+    return Response(status_code=204)
+
+
+@router.post("/{task_id}/complete")
+async def complete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
+    task = await services.complete_task(
+        c.uow, c.clock, c.hooks, OwnerId(caller.owner_id), TaskId(task_id)
+    )
+    return TaskOut.of(task)
+
+
+def install_task_errors(app: FastAPI) -> None:
+    """Map the use cases' outcomes to problem documents (one place, not per route)."""
+
+    async def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(404, "not_found", "Task not found.")
+
+    async def completed(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(409, "task_completed", "The task is completed and cannot change.")
+
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(422, "validation_error", str(exc))
+
+    async def vetoed(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, CompletionVetoedError)
+        detail = "Completion vetoed: " + "; ".join(exc.reasons)
+        return problem_response(409, "vetoed", detail, reasons=exc.reasons, vetoed_by=exc.vetoed_by)
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HookUnavailableError)
+        detail = "A before-complete hook is unavailable: " + ", ".join(exc.hooks)
+        return problem_response(503, "hook_unavailable", detail, hooks=exc.hooks)
+
+    app.add_exception_handler(TaskNotFoundError, not_found)
+    app.add_exception_handler(TaskAlreadyCompletedError, completed)
+    app.add_exception_handler(InvalidTaskError, invalid)
+    app.add_exception_handler(InvalidCursorError, invalid)
+    app.add_exception_handler(CompletionVetoedError, vetoed)
+    app.add_exception_handler(HookUnavailableError, unavailable)

@@ -1,0 +1,69 @@
+"""The ports the use cases need; adapters implement them, tests pass fakes."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from contracts.events import IntegrationEvent
+from contracts.ids import OwnerId, TaskId
+from todos.domain.hook_verdict import HookAnswer
+from todos.domain.model import Task, TaskStatus
+
+Position = tuple[datetime, TaskId]  # (created_at, id): where a newest-first page ends
+
+
+class TaskRepository(Protocol):
+    async def add(self, task: Task) -> None: ...
+
+    async def get(
+        self, owner_id: OwnerId, task_id: TaskId, *, for_update: bool = False
+    ) -> Task | None: ...
+
+    async def list(
+        self, owner_id: OwnerId, *, status: TaskStatus | None, limit: int, after: Position | None
+    ) -> list[Task]: ...
+
+    async def save_edits(self, task: Task) -> None: ...
+
+    async def complete_if_open(self, task: Task) -> bool:
+        """Store `task`'s completion only if it is still open; False if someone else won."""
+        ...
+
+    async def delete(self, task: Task) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the task changes and the outbox rows of their events commit together."""
+
+    @property
+    def tasks(self) -> TaskRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def record(self, events: Sequence[IntegrationEvent]) -> None:
+        """Queue events to be written to the outbox by `commit`."""
+        ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class HookGate(Protocol):
+    """Asks every before-complete subscription, concurrently; one answer per subscription."""
+
+    async def before_complete(self, task_id: TaskId, owner_id: OwnerId) -> list[HookAnswer]: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,159 @@
+"""Use cases of todos-service. Every one is scoped to the calling owner."""
+
+from dataclasses import dataclass
+
+import structlog
+
+from contracts.events import TaskCompletionAborted
+from contracts.ids import OwnerId, TaskId
+from todos.domain.hook_verdict import Verdict, judge
+from todos.domain.model import Task, TaskStatus
+from todos.service_layer.errors import (
+    CompletionVetoedError,
+    HookUnavailableError,
+    TaskNotFoundError,
+)
+from todos.service_layer.pagination import decode_cursor, encode_cursor
+from todos.service_layer.ports import Clock, HookGate, TaskRepository, UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Task]
+    next_cursor: str | None
+
+
+async def create_task(
+    uow: UnitOfWorkFactory, clock: Clock, owner_id: OwnerId, title: str, description: str | None
+) -> Task:
+    """Create an open task; `TaskCreated` goes to the outbox in the same transaction."""
+    task = Task.create(owner_id, title, description, clock())
+    async with uow() as tx:
+        await tx.tasks.add(task)
+        tx.record(task.pull_events())
+        await tx.commit()
+    return task
+
+
+async def get_task(uow: UnitOfWorkFactory, owner_id: OwnerId, task_id: TaskId) -> Task:
+    """The owner's task, or `TaskNotFoundError`."""
+    async with uow() as tx:
+        return await _load(tx.tasks, owner_id, task_id)
+
+
+async def list_tasks(
+    uow: UnitOfWorkFactory,
+    owner_id: OwnerId,
+    *,
+    status: TaskStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """One newest-first page of the owner's tasks (`InvalidCursorError` on a bad cursor)."""
+    after = decode_cursor(cursor) if cursor else None
+    async with uow() as tx:
+        rows = await tx.tasks.list(owner_id, status=status, limit=limit + 1, after=after)
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items, encode_cursor((items[-1].created_at, items[-1].id)) if more else None)
+
+
+async def edit_task(
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    owner_id: OwnerId,
+    task_id: TaskId,
+    *,
+    title: str | None,
+    description: str | None,
+    clear_description: bool = False,
+) -> Task:
+    """Edit an open task (`TaskAlreadyCompletedError` once completed)."""
+    async with uow() as tx:
+        task = await _load(tx.tasks, owner_id, task_id, for_update=True)
+        task.edit(title=title, description=description, clear_description=clear_description)
+        task.updated_at = clock()
+        await tx.tasks.save_edits(task)
+        await tx.commit()
+    return task
+
+
+async def delete_task(
+    uow: UnitOfWorkFactory, clock: Clock, owner_id: OwnerId, task_id: TaskId
+) -> None:
+    """Delete a task, open or completed; `TaskDeleted` goes to the outbox with it."""
+    async with uow() as tx:
+        task = await _load(tx.tasks, owner_id, task_id, for_update=True)
+        task.delete(clock())
+        if not await tx.tasks.delete(task):
+            raise TaskNotFoundError(str(task_id))
+        tx.record(task.pull_events())
+        await tx.commit()
+
+
+async def complete_task(
+    uow: UnitOfWorkFactory, clock: Clock, hooks: HookGate, owner_id: OwnerId, task_id: TaskId
+) -> Task:
+    """Ask the hooks, then complete the task exactly once (see DESIGN 'completing a task')."""
+    async with uow() as tx:
+        task = await _load(tx.tasks, owner_id, task_id)
+    if task.is_completed:
+        return task
+
+    # No transaction is open while the hooks answer: they may take up to their timeout.
+    verdict = judge(await hooks.before_complete(task.id, owner_id))
+    if not verdict.allowed:
+        if verdict.may_hold:
+            await _abort(uow, clock, task, _why(verdict))
+        if verdict.vetoed_by:
+            raise CompletionVetoedError(list(verdict.vetoed_by), list(verdict.reasons))
+        raise HookUnavailableError(list(verdict.unavailable))
+
+    try:
+        async with uow() as tx:
+            task.complete(clock())
+            if await tx.tasks.complete_if_open(task):
+                tx.record(task.pull_events())
+                await tx.commit()
+                return task
+            # Someone else changed it first: a concurrent completion won, or it was deleted.
+            current = await tx.tasks.get(owner_id, task_id)
+    except Exception:
+        if verdict.may_hold:
+            await _abort(uow, clock, task, "the completion could not be stored")
+        raise
+    if current is None:
+        if verdict.may_hold:
+            await _abort(uow, clock, task, "the task was deleted during completion")
+        raise TaskNotFoundError(str(task_id))
+    return current
+
+
+async def _load(
+    tasks: TaskRepository, owner_id: OwnerId, task_id: TaskId, *, for_update: bool = False
+) -> Task:
+    task = await tasks.get(owner_id, task_id, for_update=for_update)
+    if task is None:
+        raise TaskNotFoundError(str(task_id))
+    return task
+
+
+async def _abort(uow: UnitOfWorkFactory, clock: Clock, task: Task, reason: str) -> None:
+    """Tell the hooks that allowed that this completion will not happen (best effort)."""
+    event = TaskCompletionAborted(
+        task_id=task.id, owner_id=task.owner_id, aborted_at=clock(), reason=reason[:500]
+    )
+    try:
+        async with uow() as tx:
+            tx.record([event])
+            await tx.commit()
+    except Exception:  # the hold's TTL is the safety net; the caller's error matters more
+        log.warning("completion_aborted_not_recorded", task_id=str(task.id), exc_info=True)
+
+
+def _why(verdict: Verdict) -> str:
+    if verdict.vetoed_by:
+        return "vetoed by " + ", ".join(verdict.vetoed_by)
+    return "hook unavailable: " + ", ".join(verdict.unavailable)
