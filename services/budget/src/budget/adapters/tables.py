@@ -106,7 +106,9 @@ holds = Table(
     Column("status", String(16), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_now),
-    CheckConstraint("status IN ('active', 'captured', 'released')", name="holds_status_valid"),
+    CheckConstraint(
+        "status IN ('active', 'captured', 'released', 'expired')", name="holds_status_valid"
+    ),
     CheckConstraint("amount > 0", name="holds_amount_positive"),
     Index(
         "uq_holds_active_per_task",

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
-from budget.entrypoints import health
+from budget.entrypoints import costs_api, health, hook_api, ledger_api
 from budget.entrypoints.observability import RequestContextMiddleware, configure_logging
 from budget.entrypoints.problems import install_problem_handlers
 
@@ -32,4 +32,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(ledger_api.router)
+    app.include_router(costs_api.router)
+    app.include_router(hook_api.router)
     return app

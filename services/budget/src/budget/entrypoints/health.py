@@ -6,8 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from budget.adapters.db import is_reachable
+from budget.adapters.repository import SqlBudgetRepository
 from budget.bootstrap import Container
 from budget.entrypoints.observability import metrics_response
+from budget.metrics import HOLDS_ACTIVE
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,5 +33,16 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    await _refresh_holds_gauge(request.app.state.container)
     return await asyncio.to_thread(metrics_response)
+
+
+async def _refresh_holds_gauge(container: Container) -> None:
+    # A scrape must answer even when the database does not: keep the last value then.
+    try:
+        async with asyncio.timeout(1), container.engine.connect() as conn:
+            count = await SqlBudgetRepository(conn).count_active_holds(container.clock())
+    except Exception:
+        return
+    HOLDS_ACTIVE.set(count)

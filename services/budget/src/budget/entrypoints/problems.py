@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from budget.service_layer.errors import UseCaseError
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,7 @@ def problem_response(
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(UseCaseError, _on_use_case)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
@@ -54,6 +56,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 async def _on_problem(_: Request, exc: ProblemError) -> JSONResponse:
     return problem_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
+
+
+async def _on_use_case(_: Request, exc: UseCaseError) -> JSONResponse:
+    return problem_response(exc.status, exc.code, exc.detail)
 
 
 async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

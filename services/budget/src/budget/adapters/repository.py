@@ -1,0 +1,302 @@
+"""The budget repository on PostgreSQL: SQLAlchemy Core on one AsyncConnection per transaction."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from budget.adapters.tables import accounts, holds, ledger_entries, processed_events, task_costs
+from budget.adapters.tables import token_types as token_types_t
+from budget.domain.model import (
+    Balance,
+    EntryKind,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+    TaskCost,
+    TokenType,
+)
+
+_ACTIVE = HoldStatus.ACTIVE.value
+
+
+class SqlBudgetRepository:
+    """Implements `BudgetRepository` on one connection inside an open transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add_token_type(self, token_type: TokenType) -> bool:
+        stmt = (
+            insert(token_types_t)
+            .values(id=token_type.id, code=token_type.code, name=token_type.name)
+            .on_conflict_do_nothing()
+            .returning(token_types_t.c.id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def get_token_type(self, token_type_id: UUID) -> TokenType | None:
+        t = token_types_t.c
+        row = (
+            await self._conn.execute(select(t.id, t.code, t.name).where(t.id == token_type_id))
+        ).first()
+        return TokenType(row.id, row.code, row.name) if row else None
+
+    async def list_token_types(self) -> Sequence[TokenType]:
+        t = token_types_t.c
+        rows = await self._conn.execute(select(t.id, t.code, t.name).order_by(t.code))
+        return [TokenType(r.id, r.code, r.name) for r in rows]
+
+    async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
+        a = accounts.c
+        locked = (
+            select(a.balance)
+            .where(a.owner_id == owner_id, a.token_type_id == token_type_id)
+            .with_for_update()
+        )
+        balance = (await self._conn.execute(locked)).scalar_one_or_none()
+        if balance is None:
+            await self._conn.execute(
+                insert(accounts)
+                .values(owner_id=owner_id, token_type_id=token_type_id)
+                .on_conflict_do_nothing()
+            )
+            balance = (await self._conn.execute(locked)).scalar_one()
+        return int(balance)
+
+    async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None:
+        a = accounts.c
+        await self._conn.execute(
+            update(accounts)
+            .where(a.owner_id == owner_id, a.token_type_id == token_type_id)
+            .values(balance=balance, updated_at=func.now())
+        )
+
+    async def add_entry(self, entry: LedgerEntry) -> bool:
+        stmt = (
+            insert(ledger_entries)
+            .values(
+                id=entry.id,
+                owner_id=entry.owner_id,
+                token_type_id=entry.token_type_id,
+                amount=entry.amount,
+                kind=entry.kind.value,
+                reference_id=entry.reference_id,
+                reason=entry.reason,
+                created_by=entry.created_by,
+                idempotency_key=entry.idempotency_key,
+                created_at=entry.created_at,
+            )
+            .on_conflict_do_nothing()  # any unique index: one debit per task, one use per key
+            .returning(ledger_entries.c.id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def find_by_idempotency_key(self, created_by: UUID, key: str) -> LedgerEntry | None:
+        e = ledger_entries.c
+        row = (
+            await self._conn.execute(
+                select(ledger_entries).where(e.created_by == created_by, e.idempotency_key == key)
+            )
+        ).first()
+        return _entry(row) if row else None
+
+    async def has_debit(self, owner_id: UUID, reference_id: str) -> bool:
+        e = ledger_entries.c
+        stmt = select(e.id).where(
+            e.owner_id == owner_id, e.reference_id == reference_id, e.kind == "debit"
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
+        a, h = accounts.c, holds.c
+        held = (
+            select(func.coalesce(func.sum(h.amount), 0))
+            .where(
+                h.owner_id == a.owner_id,
+                h.token_type_id == a.token_type_id,
+                h.status == _ACTIVE,
+                h.expires_at > now,
+            )
+            .scalar_subquery()
+        )
+        stmt = (
+            select(a.token_type_id, a.balance, held.label("held"))
+            .where(a.owner_id == owner_id)
+            .order_by(a.token_type_id)
+        )
+        rows = await self._conn.execute(stmt)
+        return [Balance(r.token_type_id, int(r.balance), int(r.held)) for r in rows]
+
+    async def ledger_page(
+        self, owner_id: UUID, token_type_id: UUID | None, before_seq: int | None, limit: int
+    ) -> tuple[Sequence[LedgerEntry], int | None]:
+        e = ledger_entries.c
+        stmt = select(ledger_entries).where(e.owner_id == owner_id)
+        if token_type_id is not None:
+            stmt = stmt.where(e.token_type_id == token_type_id)
+        if before_seq is not None:
+            stmt = stmt.where(e.seq < before_seq)
+        rows = (await self._conn.execute(stmt.order_by(e.seq.desc()).limit(limit + 1))).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [_entry(r) for r in rows], (int(rows[-1].seq) if more else None)
+
+    async def add_cost(self, cost: TaskCost) -> bool:
+        stmt = (
+            insert(task_costs)
+            .values(
+                id=cost.id,
+                owner_id=cost.owner_id,
+                task_id=cost.task_id,
+                token_type_id=cost.token_type_id,
+                amount=cost.amount,
+            )
+            .on_conflict_do_nothing()
+            .returning(task_costs.c.id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def get_cost(self, owner_id: UUID, task_id: UUID) -> TaskCost | None:
+        c = task_costs.c
+        return await self._one_cost(and_(c.owner_id == owner_id, c.task_id == task_id))
+
+    async def get_cost_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None:
+        c = task_costs.c
+        return await self._one_cost(and_(c.owner_id == owner_id, c.id == cost_id))
+
+    async def _one_cost(self, where: Any) -> TaskCost | None:
+        row = (await self._conn.execute(select(task_costs).where(where))).first()
+        return _cost(row) if row else None
+
+    async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
+        c = task_costs.c
+        stmt = select(task_costs).where(c.owner_id == owner_id)
+        if task_id is not None:
+            stmt = stmt.where(c.task_id == task_id)
+        rows = await self._conn.execute(stmt.order_by(c.created_at.desc(), c.id))
+        return [_cost(r) for r in rows]
+
+    async def delete_cost(self, cost_id: UUID) -> None:
+        await self._conn.execute(task_costs.delete().where(task_costs.c.id == cost_id))
+
+    async def mark_charged(self, cost_id: UUID, at: datetime) -> None:
+        c = task_costs.c
+        await self._conn.execute(update(task_costs).where(c.id == cost_id).values(charged_at=at))
+
+    async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
+        h = holds.c
+        await self._conn.execute(
+            update(holds)
+            .where(
+                h.owner_id == owner_id,
+                h.token_type_id == token_type_id,
+                h.status == _ACTIVE,
+                h.expires_at <= now,
+            )
+            .values(status=HoldStatus.EXPIRED.value)
+        )
+
+    async def held(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> int:
+        h = holds.c
+        stmt = select(func.coalesce(func.sum(h.amount), 0)).where(
+            h.owner_id == owner_id,
+            h.token_type_id == token_type_id,
+            h.status == _ACTIVE,
+            h.expires_at > now,
+        )
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def active_hold(self, owner_id: UUID, task_id: UUID) -> Hold | None:
+        h = holds.c
+        stmt = select(holds).where(
+            h.owner_id == owner_id, h.task_id == task_id, h.status == _ACTIVE
+        )
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return Hold(
+            id=row.id,
+            owner_id=row.owner_id,
+            token_type_id=row.token_type_id,
+            task_id=row.task_id,
+            amount=int(row.amount),
+            status=HoldStatus(row.status),
+            expires_at=row.expires_at,
+        )
+
+    async def add_hold(self, hold: Hold) -> None:
+        await self._conn.execute(
+            insert(holds).values(
+                id=hold.id,
+                owner_id=hold.owner_id,
+                token_type_id=hold.token_type_id,
+                task_id=hold.task_id,
+                amount=hold.amount,
+                status=hold.status.value,
+                expires_at=hold.expires_at,
+            )
+        )
+
+    async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None:
+        await self._conn.execute(
+            update(holds).where(holds.c.id == hold_id).values(status=status.value)
+        )
+
+    async def record_event(self, event_id: UUID, event_type: str) -> bool:
+        stmt = (
+            insert(processed_events)
+            .values(event_id=event_id, event_type=event_type)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def count_active_holds(self, now: datetime) -> int:
+        """Unexpired active holds across all owners (a metric, not a use case)."""
+        h = holds.c
+        stmt = select(func.count()).where(h.status == _ACTIVE, h.expires_at > now)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+
+class SqlUnitOfWork:
+    """Opens one transaction per `transaction()` block on the engine's pool."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlBudgetRepository]:
+        async with self._engine.begin() as conn:
+            yield SqlBudgetRepository(conn)
+
+
+def _entry(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        id=row.id,
+        owner_id=row.owner_id,
+        token_type_id=row.token_type_id,
+        amount=int(row.amount),
+        kind=EntryKind(row.kind),
+        reference_id=row.reference_id,
+        reason=row.reason,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def _cost(row: Row[Any]) -> TaskCost:
+    return TaskCost(
+        id=row.id,
+        owner_id=row.owner_id,
+        task_id=row.task_id,
+        token_type_id=row.token_type_id,
+        amount=int(row.amount),
+        charged_at=row.charged_at,
+    )

@@ -1,0 +1,52 @@
+"""The ledger and hold rules: what a credit may do, and when a hook vetoes or holds."""
+
+from dataclasses import dataclass
+
+from budget.domain.model import MAX_BALANCE, Hold, TaskCost
+
+
+class BudgetError(Exception):
+    """Base of the rule violations the service layer maps to problems."""
+
+
+class BalanceLimitExceeded(BudgetError):
+    """A credit would push the balance beyond MAX_BALANCE."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDecision:
+    """Allow (reusing `existing` or creating a hold of `amount`) or veto with `reason`."""
+
+    allowed: bool
+    reason: str | None = None
+    existing: Hold | None = None
+
+
+def credited_balance(balance: int, amount: int) -> int:
+    """The balance after a credit, refusing one that would pass the safe bound."""
+    new_balance = balance + amount
+    if new_balance > MAX_BALANCE:
+        raise BalanceLimitExceeded(
+            f"Crediting {amount} would bring the balance to {new_balance}, "
+            f"above the limit of {MAX_BALANCE}."
+        )
+    return new_balance
+
+
+def debited_balance(balance: int, amount: int) -> int:
+    """The balance after a debit; never refused, so it may go negative."""
+    return balance - amount
+
+
+def veto_reason(amount: int, code: str, available: int) -> str:
+    """The veto text of SPEC section 6, word for word."""
+    return f"Insufficient budget: need {amount} {code}, have {available}"
+
+
+def decide_hold(cost: TaskCost, code: str, available: int, active: Hold | None) -> HoldDecision:
+    """Reuse the task's active hold (a retried hook), hold the cost if affordable, else veto."""
+    if active is not None:
+        return HoldDecision(allowed=True, existing=active)
+    if available < cost.amount:
+        return HoldDecision(allowed=False, reason=veto_reason(cost.amount, code, available))
+    return HoldDecision(allowed=True)

@@ -1,0 +1,90 @@
+"""Routes for token types, credits, balances and the ledger: parse, call one use case, answer."""
+
+import base64
+import binascii
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+
+from budget.entrypoints.auth import CurrentCaller
+from budget.entrypoints.deps import Now, Uow
+from budget.entrypoints.problems import ProblemError
+from budget.entrypoints.schemas import (
+    BalanceOut,
+    CreditIn,
+    LedgerEntryOut,
+    LedgerPage,
+    TokenTypeIn,
+    TokenTypeOut,
+)
+from budget.service_layer import ledger
+
+router = APIRouter(prefix="/api/budget", tags=["budget"])
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+
+
+@router.post("/token-types", status_code=201)
+async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, uow: Uow) -> TokenTypeOut:
+    return TokenTypeOut.of(await ledger.create_token_type(uow, caller, body.code, body.name))
+
+
+@router.get("/token-types")
+async def list_token_types(_: CurrentCaller, uow: Uow) -> list[TokenTypeOut]:
+    return [TokenTypeOut.of(t) for t in await ledger.list_token_types(uow)]
+
+
+@router.post("/credits", status_code=201)
+async def credit(
+    body: CreditIn,
+    caller: CurrentCaller,
+    uow: Uow,
+    now: Now,
+    idempotency_key: IdempotencyKey = None,
+) -> LedgerEntryOut:
+    request = ledger.CreditRequest(body.owner_id, body.token_type_id, body.amount, body.reason)
+    result = await ledger.credit(uow, now, caller, request, idempotency_key)
+    return LedgerEntryOut.of(result.entry)
+
+
+@router.get("/balances")
+async def balances(caller: CurrentCaller, uow: Uow, now: Now) -> list[BalanceOut]:
+    return [BalanceOut.of(b) for b in await ledger.balances(uow, now, caller)]
+
+
+@router.get("/ledger")
+async def ledger_entries(
+    caller: CurrentCaller,
+    uow: Uow,
+    response: Response,
+    token_type_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> LedgerPage:
+    items, next_seq = await ledger.ledger_page(
+        uow, caller, token_type_id, _decode_cursor(cursor), limit
+    )
+    return LedgerPage(
+        items=[LedgerEntryOut.of(e) for e in items],
+        next_cursor=None if next_seq is None else _encode_cursor(next_seq),
+    )
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "s" or not value.isdigit() or len(value) > 18:
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ProblemError(422, "invalid_cursor", "cursor: not a cursor from this API") from exc

@@ -1,0 +1,106 @@
+"""Request and response bodies of the budget API (SPEC section 5)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
+
+Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64)
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokenTypeIn(_Body):
+    code: Slug
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class TokenTypeOut(BaseModel):
+    id: UUID
+    code: str
+    name: str
+
+    @classmethod
+    def of(cls, t: TokenType) -> "TokenTypeOut":
+        return cls(id=t.id, code=t.code, name=t.name)
+
+
+class CreditIn(_Body):
+    owner_id: UUID
+    token_type_id: UUID
+    amount: Amount
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class LedgerEntryOut(BaseModel):
+    id: UUID
+    owner_id: UUID
+    token_type_id: UUID
+    amount: int
+    kind: Literal["credit", "debit"]
+    reference_id: str | None
+    reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: LedgerEntry) -> "LedgerEntryOut":
+        return cls(
+            id=e.id,
+            owner_id=e.owner_id,
+            token_type_id=e.token_type_id,
+            amount=e.amount,
+            kind=e.kind.value,
+            reference_id=e.reference_id,
+            reason=e.reason,
+            created_at=e.created_at,
+        )
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+class BalanceOut(BaseModel):
+    token_type_id: UUID
+    balance: int
+    held: int
+    available: int
+
+    @classmethod
+    def of(cls, b: Balance) -> "BalanceOut":
+        return cls(
+            token_type_id=b.token_type_id, balance=b.balance, held=b.held, available=b.available
+        )
+
+
+class TaskCostIn(_Body):
+    task_id: UUID
+    token_type_id: UUID
+    amount: Amount
+
+
+class TaskCostOut(BaseModel):
+    id: UUID
+    owner_id: UUID
+    task_id: UUID
+    token_type_id: UUID
+    amount: int
+
+    @classmethod
+    def of(cls, c: TaskCost) -> "TaskCostOut":
+        return cls(
+            id=c.id,
+            owner_id=c.owner_id,
+            task_id=c.task_id,
+            token_type_id=c.token_type_id,
+            amount=c.amount,
+        )

@@ -1,0 +1,53 @@
+"""Task costs: what completing a task will cost its owner. Owner-scoped throughout."""
+
+from collections.abc import Sequence
+from uuid import UUID, uuid4
+
+from budget.domain.model import HoldStatus, TaskCost
+from budget.service_layer.errors import Conflict, NotFound
+from budget.service_layer.ports import UnitOfWork
+from contracts.identity import Caller
+
+
+async def add_cost(
+    uow: UnitOfWork, caller: Caller, task_id: UUID, token_type_id: UUID, amount: int
+) -> TaskCost:
+    """Set the cost of one of the caller's tasks; one cost per (owner, task)."""
+    cost = TaskCost(
+        id=uuid4(),
+        owner_id=caller.owner_id,
+        task_id=task_id,
+        token_type_id=token_type_id,
+        amount=amount,
+    )
+    async with uow.transaction() as repo:
+        if await repo.get_token_type(token_type_id) is None:
+            raise NotFound(f"Token type {token_type_id} does not exist.")
+        if not await repo.add_cost(cost):
+            raise Conflict(f"Task {task_id} already has a cost.", code="cost_exists")
+    return cost
+
+
+async def list_costs(uow: UnitOfWork, caller: Caller, task_id: UUID | None) -> Sequence[TaskCost]:
+    """The caller's costs, optionally for one task."""
+    async with uow.transaction() as repo:
+        return await repo.list_costs(caller.owner_id, task_id)
+
+
+async def delete_cost(uow: UnitOfWork, caller: Caller, cost_id: UUID) -> None:
+    """Remove an uncharged cost and release its hold; another owner's cost is not found."""
+    async with uow.transaction() as repo:
+        cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
+        if cost is None:
+            raise NotFound(f"Task cost {cost_id} does not exist.")
+        # Lock first: the consumer may be charging this very cost right now.
+        await repo.lock_account(cost.owner_id, cost.token_type_id)
+        cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
+        if cost is None:
+            raise NotFound(f"Task cost {cost_id} does not exist.")
+        if cost.charged_at is not None:
+            raise Conflict("The task was completed and its cost charged.", code="already_charged")
+        hold = await repo.active_hold(cost.owner_id, cost.task_id)
+        if hold is not None:
+            await repo.set_hold_status(hold.id, HoldStatus.RELEASED)
+        await repo.delete_cost(cost.id)

@@ -1,0 +1,137 @@
+"""Token types, credits, balances and the ledger: the admin and owner use cases."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from budget.domain.model import Balance, EntryKind, LedgerEntry, TokenType
+from budget.domain.rules import BalanceLimitExceeded, credited_balance
+from budget.service_layer.errors import Conflict, Forbidden, NotFound, Unprocessable
+from budget.service_layer.ports import Clock, UnitOfWork
+from contracts.identity import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRequest:
+    owner_id: UUID
+    token_type_id: UUID
+    amount: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditResult:
+    entry: LedgerEntry
+    replayed: bool
+
+
+class _KeyRace(Exception):
+    """A concurrent request with the same idempotency key committed first."""
+
+
+def require_admin(caller: Caller) -> None:
+    """Refuse a caller without the admin role."""
+    if not caller.is_admin:
+        raise Forbidden("This call needs the budget:admin role.")
+
+
+async def create_token_type(uow: UnitOfWork, caller: Caller, code: str, name: str) -> TokenType:
+    """Add a token type (admin); its code is unique."""
+    require_admin(caller)
+    token_type = TokenType(id=uuid4(), code=code, name=name)
+    async with uow.transaction() as repo:
+        if not await repo.add_token_type(token_type):
+            raise Conflict(f"Token type {code!r} already exists.", code="duplicate_code")
+    return token_type
+
+
+async def list_token_types(uow: UnitOfWork) -> Sequence[TokenType]:
+    """Every token type, by code."""
+    async with uow.transaction() as repo:
+        return await repo.list_token_types()
+
+
+async def credit(
+    uow: UnitOfWork,
+    clock: Clock,
+    caller: Caller,
+    request: CreditRequest,
+    idempotency_key: str | None = None,
+) -> CreditResult:
+    """Credit an owner (admin); a repeated `idempotency_key` returns the first entry."""
+    require_admin(caller)
+    try:
+        return await _credit_once(uow, clock, caller, request, idempotency_key)
+    except _KeyRace:
+        # The other request committed; this second pass finds its entry and replays it.
+        return await _credit_once(uow, clock, caller, request, idempotency_key)
+
+
+async def _credit_once(
+    uow: UnitOfWork,
+    clock: Clock,
+    caller: Caller,
+    request: CreditRequest,
+    key: str | None,
+) -> CreditResult:
+    async with uow.transaction() as repo:
+        if key is not None:
+            first = await repo.find_by_idempotency_key(caller.owner_id, key)
+            if first is not None:
+                _check_same_request(first, request)
+                return CreditResult(first, replayed=True)
+        if await repo.get_token_type(request.token_type_id) is None:
+            raise NotFound(f"Token type {request.token_type_id} does not exist.")
+        balance = await repo.lock_account(request.owner_id, request.token_type_id)
+        try:
+            new_balance = credited_balance(balance, request.amount)
+        except BalanceLimitExceeded as exc:
+            raise Unprocessable(str(exc), code="balance_limit") from exc
+        entry = LedgerEntry(
+            id=uuid4(),
+            owner_id=request.owner_id,
+            token_type_id=request.token_type_id,
+            amount=request.amount,
+            kind=EntryKind.CREDIT,
+            reference_id=None,
+            reason=request.reason,
+            created_at=clock(),
+            created_by=caller.owner_id,
+            idempotency_key=key,
+        )
+        if not await repo.add_entry(entry):
+            raise _KeyRace
+        await repo.set_balance(request.owner_id, request.token_type_id, new_balance)
+    return CreditResult(entry, replayed=False)
+
+
+def _check_same_request(first: LedgerEntry, request: CreditRequest) -> None:
+    same = (first.owner_id, first.token_type_id, first.amount, first.reason) == (
+        request.owner_id,
+        request.token_type_id,
+        request.amount,
+        request.reason,
+    )
+    if not same:
+        raise Unprocessable(
+            "This Idempotency-Key was already used for a different credit.",
+            code="idempotency_key_reused",
+        )
+
+
+async def balances(uow: UnitOfWork, clock: Clock, caller: Caller) -> Sequence[Balance]:
+    """The caller's balances, with unexpired active holds counted as held."""
+    async with uow.transaction() as repo:
+        return await repo.balances(caller.owner_id, clock())
+
+
+async def ledger_page(
+    uow: UnitOfWork,
+    caller: Caller,
+    token_type_id: UUID | None,
+    before_seq: int | None,
+    limit: int,
+) -> tuple[Sequence[LedgerEntry], int | None]:
+    """One page of the caller's ledger, newest first."""
+    async with uow.transaction() as repo:
+        return await repo.ledger_page(caller.owner_id, token_type_id, before_seq, limit)
