@@ -334,7 +334,7 @@ async def test_a_veto_is_409_and_publishes_nothing(hooked, headers: dict[str, st
 
 
 async def test_an_allow_completes(hooked, headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    client, mock, container = hooked
+    client, mock, _ = hooked
     route = mock.post(HOOK_URL).respond(200, json={"decision": "allow"})
     task = await _create(client, headers)
     response = await client.post(f"/api/todos/tasks/{task['id']}/complete", headers=headers)

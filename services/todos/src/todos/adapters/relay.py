@@ -105,7 +105,7 @@ class OutboxRelay:
         """One drain; database outages are waited out with jittered exponential backoff."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(DB_ERRORS),
-            wait=wait_exponential_jitter(initial=0.1, max=MAX_BACKOFF_SECONDS),
+            wait=wait_exponential_jitter(multiplier=0.1, max=MAX_BACKOFF_SECONDS, jitter=0.1),
             stop=lambda _: self._stop.is_set(),
             sleep=lambda seconds: self._sleep(seconds, wake_on_notify=False),
             before_sleep=lambda state: log.warning(

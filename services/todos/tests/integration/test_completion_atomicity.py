@@ -1,0 +1,93 @@
+"""Completion against the real database: atomic with its outbox row, exactly once under races."""
+
+import asyncio
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.ids import OwnerId
+from todos.adapters.tables import outbox
+from todos.adapters.unit_of_work import SqlUnitOfWork
+from todos.bootstrap import utc_now
+from todos.domain.hook_verdict import HookAnswer
+from todos.domain.model import TaskStatus
+from todos.service_layer import services
+from todos.service_layer.errors import TaskNotFoundError
+
+
+class NoHooks:
+    async def before_complete(self, task_id: object, owner_id: object) -> list[HookAnswer]:
+        return []
+
+
+def _uow(engine: AsyncEngine) -> SqlUnitOfWork:
+    return SqlUnitOfWork(engine, lambda: "corr-1")
+
+
+async def _events(engine: AsyncEngine, task_id: object, event_type: str) -> int:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                select(func.count()).where(
+                    outbox.c.envelope["data"]["task_id"].astext == str(task_id),
+                    outbox.c.event_type == event_type,
+                )
+            )
+        ).scalar_one()
+
+
+async def test_a_failing_outbox_insert_leaves_the_task_open(engine: AsyncEngine) -> None:
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "atomic", None)
+    trigger = f"fail_outbox_{task.id.hex}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.envelope->'data'->>'task_id' = '{task.id}' THEN "
+                "RAISE EXCEPTION 'outbox insert refused'; END IF; RETURN NEW; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                f"CREATE TRIGGER {trigger} BEFORE INSERT ON outbox "
+                f"FOR EACH ROW EXECUTE FUNCTION {trigger}()"
+            )
+        )
+    try:
+        with pytest.raises(DBAPIError, match="outbox insert refused"):
+            await services.complete_task(lambda: _uow(engine), utc_now, NoHooks(), owner, task.id)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TRIGGER {trigger} ON outbox"))
+            await conn.execute(text(f"DROP FUNCTION {trigger}()"))
+    stored = await services.get_task(lambda: _uow(engine), owner, task.id)
+    assert stored.status is TaskStatus.OPEN
+    assert await _events(engine, task.id, "todos.task.completed.v1") == 0
+
+
+async def test_twenty_concurrent_completions_produce_one_event(engine: AsyncEngine) -> None:
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
+    results = await asyncio.gather(
+        *(
+            services.complete_task(lambda: _uow(engine), utc_now, NoHooks(), owner, task.id)
+            for _ in range(20)
+        )
+    )
+    assert all(r.status is TaskStatus.COMPLETED for r in results)
+    assert len({r.completed_at for r in results}) == 1  # every caller sees the one completion
+    assert await _events(engine, task.id, "todos.task.completed.v1") == 1
+
+
+async def test_completing_another_owners_task_changes_nothing(engine: AsyncEngine) -> None:
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "mine", None)
+    with pytest.raises(TaskNotFoundError):
+        await services.complete_task(
+            lambda: _uow(engine), utc_now, NoHooks(), OwnerId(uuid4()), task.id
+        )
+    assert (await services.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN

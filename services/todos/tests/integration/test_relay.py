@@ -1,0 +1,178 @@
+"""The outbox relay against the real PostgreSQL and RabbitMQ."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractQueue
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
+
+from contracts.envelope import CONTENT_TYPE, parse_event
+from contracts.events import TaskCompleted
+from contracts.ids import OwnerId, TaskId
+from tests.conftest import TEST_AMQP_URL
+from tests.integration.conftest import TcpProxy, collect, eventually
+from todos.adapters.broker import BrokerConnection
+from todos.adapters.outbox import outbox_row
+from todos.adapters.publisher import AmqpPublisher
+from todos.adapters.relay import OutboxRelay
+from todos.adapters.tables import outbox
+from todos.adapters.unit_of_work import SqlUnitOfWork
+from todos.bootstrap import utc_now
+from todos.service_layer import services
+
+
+async def _add_rows(engine: AsyncEngine, n: int) -> set[str]:
+    """`n` completed events in the outbox; their event ids."""
+    rows = [
+        outbox_row(
+            TaskCompleted(
+                task_id=TaskId(uuid4()),
+                owner_id=OwnerId(uuid4()),
+                title=f"t{i}",
+                completed_at=utc_now(),
+            ),
+            correlation_id="corr-relay",
+        )
+        for i in range(n)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(outbox), rows)
+    return {str(r["event_id"]) for r in rows}
+
+
+async def _unsent(engine: AsyncEngine, ids: set[str]) -> int:
+    async with engine.connect() as conn:
+        query = select(func.count()).where(
+            outbox.c.event_id.in_([UUID(i) for i in ids]), outbox.c.published_at.is_(None)
+        )
+        return (await conn.execute(query)).scalar_one()
+
+
+@contextlib.asynccontextmanager
+async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[BrokerConnection]:
+    connection = BrokerConnection(TEST_AMQP_URL)
+    connection.start()
+    yield connection
+    await connection.close()
+
+
+async def test_the_relay_delivers_parseable_cloudevents(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    ids = await _add_rows(engine, 3)
+    relay = OutboxRelay(engine, AmqpPublisher(broker, exchange_name, timeout=5).publish)
+    result = await relay.drain_once()
+    assert result.published == 3
+    assert await _unsent(engine, ids) == 0
+
+    messages = await collect(bound_queue, lambda got: len(got) >= 3)
+    assert {m.message_id for m in messages} == ids
+    for message in messages:
+        parsed = parse_event(message.body)
+        assert isinstance(parsed.event, TaskCompleted)
+        assert message.type == parsed.envelope.type == "todos.task.completed.v1"
+        assert message.routing_key == "todos.task.completed.v1"
+        assert message.content_type == CONTENT_TYPE
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert message.correlation_id == parsed.envelope.correlationid == "corr-relay"
+        assert message.message_id == str(parsed.envelope.id)
+
+
+async def test_an_unroutable_publish_is_not_marked_sent(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str
+) -> None:
+    ids = await _add_rows(engine, 2)  # the exchange has no queue bound: nothing can route
+    relay = OutboxRelay(engine, AmqpPublisher(broker, exchange_name, timeout=5).publish)
+    result = await relay.drain_once()
+    assert (result.published, result.failed) == (0, 2)
+    assert await _unsent(engine, ids) == 2
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(outbox.c.attempts, outbox.c.last_error).where(
+                    outbox.c.event_id.in_([UUID(i) for i in ids])
+                )
+            )
+        ).all()
+    assert all(r.attempts == 1 and r.last_error for r in rows)
+
+
+async def test_the_relay_wakes_on_notify(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    publisher = AmqpPublisher(broker, exchange_name, timeout=5)
+    relay = OutboxRelay(engine, publisher.publish, poll_interval=30)  # polling would be too late
+    async with _running(relay):
+        await asyncio.sleep(0.5)  # let it LISTEN
+        task = await services.create_task(
+            lambda: SqlUnitOfWork(engine, lambda: None), utc_now, OwnerId(uuid4()), "n", None
+        )
+        messages = await collect(bound_queue, lambda got: len(got) >= 1, seconds=5)
+    assert [parse_event(m.body).event.task_id for m in messages] == [task.id]  # type: ignore[attr-defined]
+
+
+async def test_rows_wait_out_a_broker_outage_and_are_all_delivered(
+    engine: AsyncEngine, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    proxy = TcpProxy(URL(TEST_AMQP_URL).port or 5672)
+    url = str(URL(TEST_AMQP_URL).with_port(proxy.port))
+    broker = BrokerConnection(url, reconnect_interval=0.2)
+    broker.start()
+    relay = OutboxRelay(
+        engine, AmqpPublisher(broker, exchange_name, timeout=0.5).publish, poll_interval=0.1
+    )
+    try:
+        async with _running(relay):
+            # 1. The broker is unreachable from the start: rows stay unsent.
+            first = await _add_rows(engine, 5)
+            await asyncio.sleep(1.0)
+            assert await _unsent(engine, first) == 5
+            # 2. It comes up: everything goes out.
+            await proxy.start()
+            assert await eventually(lambda: _all_sent(engine, first))
+            # 3. It goes away again mid-run, then returns.
+            await proxy.stop()
+            second = await _add_rows(engine, 5)
+            await asyncio.sleep(1.0)
+            assert await _unsent(engine, second) == 5
+            await proxy.start()
+            assert await eventually(lambda: _all_sent(engine, second), seconds=20)
+    finally:
+        await broker.close()
+        await proxy.stop()
+    messages = await collect(bound_queue, lambda got: {m.message_id for m in got} >= first | second)
+    assert {m.message_id for m in messages} >= first | second
+
+
+async def _all_sent(engine: AsyncEngine, ids: set[str]) -> bool:
+    return await _unsent(engine, ids) == 0
+
+
+async def test_two_relays_at_once_lose_no_row(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    ids = await _add_rows(engine, 200)
+    publisher = AmqpPublisher(broker, exchange_name, timeout=5)
+    relays = [
+        OutboxRelay(engine, publisher.publish, batch_size=20, poll_interval=0.1) for _ in range(2)
+    ]
+    async with _running(relays[0]), _running(relays[1]):
+        assert await eventually(lambda: _all_sent(engine, ids))
+    messages = await collect(bound_queue, lambda got: {m.message_id for m in got} >= ids)
+    assert {m.message_id for m in messages} == ids
