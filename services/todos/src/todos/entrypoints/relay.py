@@ -34,9 +34,12 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, relay.stop)
     log.info("relay_started", exchange=settings.events_exchange)
+    # Declare the exchange as soon as the broker is there, not only on the first publish.
+    declare = asyncio.create_task(publisher.ensure_exchange(), name="declare-exchange")
     try:
         await relay.run()
     finally:
+        declare.cancel()
         await broker.close()
         await engine.dispose()
         log.info("relay_stopped")
