@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     queue: str = "budget.todos-events"
     queue_delivery_limit: int = Field(default=5, ge=1)
     consumer_prefetch: int = Field(default=32, ge=1, le=1000)
+    # Port of the consumer's /metrics (Prometheus); 0 turns it off.
+    consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:

@@ -1,0 +1,117 @@
+"""The event consumer: one transaction per message, acked only after its effect is committed.
+
+A body that cannot be parsed is rejected straight to the DLQ. A database failure is not the
+message's fault: the message stays unacked (so its delivery count does not grow) while the
+handler retries with backoff until the database answers again.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from sqlalchemy import exc as sa_exc
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
+
+from budget.metrics import CONSUMER_DB_RETRIES, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from budget.service_layer.events import Outcome
+from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
+
+log = structlog.get_logger("consumer")
+
+Apply = Callable[[ParsedEvent], Awaitable[Outcome]]
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """The database (or the network to it) failed, as opposed to the message or our code."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
+
+
+class EventConsumer:
+    """Consumes one queue with a bounded prefetch and applies each event through `apply`."""
+
+    def __init__(
+        self, apply: Apply, *, max_backoff: float = 5.0, initial_backoff: float = 0.05
+    ) -> None:
+        self._apply = apply
+        self._max_backoff = max_backoff
+        self._initial_backoff = initial_backoff
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+
+    async def start(self, channel: AbstractChannel, queue: AbstractQueue, prefetch: int) -> None:
+        await channel.set_qos(prefetch_count=prefetch)
+        self._queue = queue
+        self._tag = await queue.consume(self._on_message)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking messages, then let in-flight ones finish (unacked ones are redelivered)."""
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception:  # the channel may already be gone; nothing more to cancel then
+                log.debug("cancel_failed", exc_info=True)
+            self._tag = None
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in pending:
+                task.cancel()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self.process(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def process(self, message: AbstractIncomingMessage) -> None:
+        """Parse, apply (retrying database failures), then ack; or dead-letter garbage."""
+        try:
+            parsed = parse_event(message.body)
+        except InvalidEventError as exc:
+            log.warning("dead_lettered", message_id=message.message_id, reason=str(exc))
+            EVENTS_DEAD_LETTERED.labels("invalid").inc()
+            await message.reject(requeue=False)
+            return
+        event_type = parsed.envelope.type
+        bound = log.bind(event_id=str(parsed.envelope.id), type=event_type)
+        if parsed.envelope.correlationid:
+            bound = bound.bind(correlation_id=parsed.envelope.correlationid)
+        try:
+            outcome = await self._apply_retrying(parsed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug or a poison message: requeue; the delivery limit dead-letters it in the end.
+            bound.exception("event_failed")
+            EVENTS_CONSUMED.labels(event_type, "failed").inc()
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+        EVENTS_CONSUMED.labels(event_type, outcome.value).inc()
+        bound.info("event_consumed", outcome=outcome.value)
+
+    async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_infrastructure_error),
+            wait=wait_exponential_jitter(initial=self._initial_backoff, max=self._max_backoff),
+            before_sleep=_note_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._apply(parsed)
+        raise AssertionError("unreachable: tenacity retries until success")
+
+
+def _note_retry(state: object) -> None:
+    CONSUMER_DB_RETRIES.inc()
+    log.warning("database_unavailable_retrying", attempt=getattr(state, "attempt_number", None))

@@ -1,0 +1,71 @@
+"""Budget's RabbitMQ topology: the quorum queue, its bindings, and the dead-letter queue.
+
+`<queue>` is a durable quorum queue with an explicit delivery limit; what exceeds it, or is
+rejected, goes through the `<queue>.dlx` fanout exchange to the durable `<queue>.dlq`.
+Dead-lettering is at-least-once (the DLQ confirms before the source drops the message), which
+RabbitMQ only allows together with `overflow=reject-publish`.
+"""
+
+from dataclasses import dataclass
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from contracts.events import TaskCompleted, TaskCompletionAborted, TaskDeleted
+
+# `*` matches the version segment, so a future `.v2` beside `.v1` is routed here too.
+BINDING_KEYS = tuple(
+    event.event_type.rsplit(".", 1)[0] + ".*"
+    for event in (TaskCompleted, TaskDeleted, TaskCompletionAborted)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    events_exchange: str
+    queue: str
+    delivery_limit: int
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.queue}.dlx"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue}.dlq"
+
+    async def declare(self, channel: AbstractChannel) -> AbstractQueue:
+        """Declare (idempotently) everything and return the main queue."""
+        events = await self._events_exchange(channel)
+        dlx = await channel.declare_exchange(
+            self.dead_letter_exchange, ExchangeType.FANOUT, durable=True
+        )
+        # A classic queue: it has no delivery limit, so inspecting (get + requeue) never
+        # drops a dead letter.
+        dlq = await channel.declare_queue(self.dead_letter_queue, durable=True)
+        await dlq.bind(dlx)
+        queue = await channel.declare_queue(
+            self.queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": self.dead_letter_exchange,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        for key in BINDING_KEYS:
+            await queue.bind(events, routing_key=key)
+        return queue
+
+    async def _events_exchange(self, channel: AbstractChannel) -> AbstractExchange:
+        return await channel.declare_exchange(
+            self.events_exchange, ExchangeType.TOPIC, durable=True
+        )
+
+    async def delete(self, channel: AbstractChannel) -> None:
+        """Remove what `declare` made except the shared events exchange (tests clean up)."""
+        await channel.queue_delete(self.queue)
+        await channel.queue_delete(self.dead_letter_queue)
+        await channel.exchange_delete(self.dead_letter_exchange)

@@ -1,0 +1,78 @@
+"""`budget-consumer`: consume todos events into the ledger until SIGTERM/SIGINT."""
+
+import asyncio
+import signal
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import structlog
+from prometheus_client import start_http_server
+
+from budget.adapters.broker import BrokerConnection
+from budget.adapters.consumer import EventConsumer
+from budget.adapters.topology import Topology
+from budget.bootstrap import bootstrap
+from budget.config import Settings
+from budget.entrypoints.observability import configure_logging
+from budget.service_layer.events import Outcome, handle_event
+from contracts.envelope import ParsedEvent
+
+log = structlog.get_logger("consumer")
+
+T = TypeVar("T")
+
+
+def topology_of(settings: Settings) -> Topology:
+    return Topology(settings.events_exchange, settings.queue, settings.queue_delivery_limit)
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float = 5.0) -> None:
+    """Declare the topology, consume until `stop` is set, then shut down gracefully."""
+    container = bootstrap(settings, broker=BrokerConnection(settings.amqp_url))
+
+    async def apply(parsed: ParsedEvent) -> Outcome:
+        return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
+
+    consumer = EventConsumer(apply, max_backoff=max_backoff)
+    try:
+        connection = await _until(stop, container.broker.ready())
+        if connection is None:
+            return
+        # A robust channel re-declares the queue and restarts the consumer after a reconnect.
+        channel = await connection.channel()
+        queue = await topology_of(settings).declare(channel)
+        await consumer.start(channel, queue, settings.consumer_prefetch)
+        log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
+        await stop.wait()
+    finally:
+        await consumer.stop()
+        await container.aclose()
+        log.info("stopped")
+
+
+async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
+    """`awaitable`'s result, or None if `stop` is set first (e.g. no broker yet at SIGTERM)."""
+    work = asyncio.ensure_future(awaitable)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    return None
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    if settings.consumer_metrics_port:
+        start_http_server(settings.consumer_metrics_port, addr=settings.host)
+    asyncio.run(_main(settings))
+
+
+async def _main(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
