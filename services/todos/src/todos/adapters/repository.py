@@ -16,7 +16,7 @@ class SqlTaskRepository:
         self._conn = conn
 
     async def add(self, task: Task) -> None:
-        await self._conn.execute(insert(tasks).values(**_columns(task)))
+        await self._conn.execute(insert(tasks).values(**task_columns(task)))
 
     async def get(
         self, owner_id: OwnerId, task_id: TaskId, *, for_update: bool = False
@@ -72,7 +72,7 @@ class SqlTaskRepository:
         return result.first() is not None
 
 
-def _columns(task: Task) -> dict[str, Any]:
+def task_columns(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
         "owner_id": task.owner_id,
