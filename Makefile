@@ -13,7 +13,7 @@ define pytest_tier
 	$(PYTEST) $(1) || [ $$? -eq 5 ]
 endef
 
-.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
+.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts validate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ format: install ## apply ruff's fixes and formatting
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
 
-test: install infra test-unit test-contracts test-integration ## every test tier
+test: install infra validate test-unit test-contracts test-integration ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O
@@ -52,3 +52,8 @@ test-contracts: ## contracts: envelope, signing, schema snapshots and compatibil
 test-integration: infra ## API and adapter tests against the real PostgreSQL and RabbitMQ
 	$(PYTEST) services/todos/tests/api services/todos/tests/integration
 	$(PYTEST) services/budget/tests/api services/budget/tests/integration
+
+# Offline: no Docker engine or cluster needed, only kubectl (for `kubectl kustomize`).
+validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline
+	$(RUN) python deploy/validate/validate_deploy.py
+	$(PYTEST) deploy/validate/tests

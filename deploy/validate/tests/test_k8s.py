@@ -1,0 +1,96 @@
+"""The Kubernetes checks pass on our overlays and fail on broken manifests."""
+
+from pathlib import Path
+
+import k8s_check
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo}
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels: {app: demo}
+  template:
+    metadata:
+      labels: {app: demo}
+    spec:
+      containers:
+        - name: demo
+          image: demo:1
+          PULL_POLICY_FIELD: IfNotPresent
+          envFrom:
+            - secretRef: {name: SECRET}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: demo}
+stringData: {A: b}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo}
+spec:
+  selector: {app: SELECTED}
+  ports:
+    - {port: 80}
+"""
+
+
+def _overlay(
+    tmp_path: Path,
+    *,
+    replicas: str = "2",
+    pull_policy_field: str = "imagePullPolicy",
+    env_from: str = "demo",
+    selected: str = "demo",
+    resources: str = "[demo.yaml]",
+) -> Path:
+    manifest = (
+        DEPLOYMENT.replace("REPLICAS", replicas)
+        .replace("PULL_POLICY_FIELD", pull_policy_field)
+        .replace("SECRET", env_from)
+        .replace("SELECTED", selected)
+    )
+    (tmp_path / "demo.yaml").write_text(manifest)
+    (tmp_path / "kustomization.yaml").write_text(f"resources: {resources}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_our_overlays_render_and_validate(overlay):
+    summary = k8s_check.check(ROOT / "deploy/k8s/overlays" / overlay)
+    assert "resources valid" in summary
+
+
+def test_a_correct_manifest_passes(tmp_path):
+    assert k8s_check.check(_overlay(tmp_path)).startswith("3 resources valid")
+
+
+def test_a_wrong_field_type_fails(tmp_path):
+    with pytest.raises(k8s_check.ManifestError, match=r"Deployment/demo: spec\.replicas"):
+        k8s_check.check(_overlay(tmp_path, replicas='"three"'))
+
+
+def test_an_unknown_field_fails(tmp_path):
+    with pytest.raises(k8s_check.ManifestError, match="imagePullPolice"):
+        k8s_check.check(_overlay(tmp_path, pull_policy_field="imagePullPolice"))
+
+
+def test_a_reference_to_a_missing_secret_fails(tmp_path):
+    with pytest.raises(k8s_check.ManifestError, match="refers to missing Secret/other"):
+        k8s_check.check(_overlay(tmp_path, env_from="other"))
+
+
+def test_a_service_selecting_no_pod_fails(tmp_path):
+    with pytest.raises(k8s_check.ManifestError, match="Service/demo: selector matches no pod"):
+        k8s_check.check(_overlay(tmp_path, selected="nobody"))
+
+
+def test_an_overlay_that_does_not_render_fails(tmp_path):
+    with pytest.raises(k8s_check.ManifestError, match="kustomize failed"):
+        k8s_check.check(_overlay(tmp_path, resources="[demo.yaml, missing.yaml]"))
