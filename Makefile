@@ -13,7 +13,8 @@ define pytest_tier
 	$(PYTEST) $(1) || [ $$? -eq 5 ]
 endef
 
-.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts validate
+.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
+.PHONY: run token demo test-e2e validate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,3 +58,18 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(PYTEST) deploy/validate/tests
+
+# --- the running system (deploy/local): the same launcher for `make run` and the e2e suite.
+STACK := $(RUN) python deploy/local/stack.py
+
+run: install ## run the whole stack in the foreground (gateway :8080); Ctrl-C stops it
+	$(STACK) $(RUN_ARGS)
+
+token: ## print a development token: make token OWNER=<uuid> [ADMIN=1]
+	@$(RUN) python deploy/local/devtoken.py --owner "$(OWNER)" $(if $(filter 1 true yes,$(ADMIN)),--admin)
+
+demo: ## against a running stack: veto -> credit -> complete -> debit, told readably
+	@$(RUN) python deploy/local/demo.py
+
+test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway
+	$(PYTEST) tests-e2e/tests

@@ -1,0 +1,252 @@
+"""Run the whole stack on this machine in the foreground: `make run`, and the e2e suite's launcher.
+
+Every setting has a flag and an environment variable (shown in `--help`), so a second stack
+(the end-to-end tests') runs beside a `make run` on its own ports, databases, exchange and queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import devkeys
+import httpx
+import prepare
+from supervisor import Supervisor
+
+GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
+MAX_REPLICAS = 4  # the gateway config has four server slots per API
+READY_MARKER = "STACK READY"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `--help` lists; the e2e suite passes its own values."""
+
+    gateway_port: int
+    admin_port: int
+    todos_port: int
+    budget_port: int
+    metrics_port: int
+    replicas: int
+    todos_db: str
+    budget_db: str
+    exchange: str
+    queue: str
+    hold_ttl: str
+    rate_limit_owner: int
+    dev_dir: Path
+    fresh: bool
+    json_logs: bool
+    log_level: str
+    verbose: bool
+
+    def port(self, base: int, replica: int) -> int:
+        """Replica i of a process listens on base + 10·i (8001, 8011, ...)."""
+        return base + 10 * replica
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    """Flags with environment defaults."""
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--gateway-port", type=int, default=int(env("GATEWAY_PORT", "8080")))
+    p.add_argument("--admin-port", type=int, default=int(env("GATEWAY_ADMIN_PORT", "8404")))
+    p.add_argument("--todos-port", type=int, default=int(env("TODOS_PORT", "8001")))
+    p.add_argument("--budget-port", type=int, default=int(env("BUDGET_PORT", "8002")))
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env("WORKER_METRICS_PORT", "9101")),
+        help="first /metrics port of the relay and consumer replicas",
+    )
+    p.add_argument("--replicas", type=int, default=int(env("REPLICAS", "1")))
+    p.add_argument("--todos-db", default=env("TODOS_DB", "todos"))
+    p.add_argument("--budget-db", default=env("BUDGET_DB", "budget"))
+    p.add_argument("--exchange", default=env("EVENTS_EXCHANGE", "todos.events"))
+    p.add_argument("--queue", default=env("QUEUE", "budget.todos-events"))
+    p.add_argument("--hold-ttl", default=env("HOLD_TTL", "PT10M"))
+    p.add_argument("--rate-limit-owner", type=int, default=int(env("RATE_LIMIT_OWNER", "300")))
+    p.add_argument("--dev-dir", type=Path, default=Path(env("DEV_DIR", devkeys.DEFAULT_DEV_DIR)))
+    p.add_argument("--fresh", action="store_true", help="drop and recreate the databases first")
+    p.add_argument("--json-logs", action="store_true", default=env("LOG_JSON") == "true")
+    p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
+    p.add_argument("--verbose", action="store_true", help="also show health-check requests")
+    a = p.parse_args(argv)
+    if not 1 <= a.replicas <= MAX_REPLICAS:
+        p.error(f"--replicas must be 1..{MAX_REPLICAS}")
+    return Options(**vars(a))
+
+
+def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AMQP_URL": os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        "EVENTS_EXCHANGE": o.exchange,
+        "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),
+        "HOST": "127.0.0.1",
+        "LOG_JSON": "true" if o.json_logs else "false",
+        "LOG_LEVEL": o.log_level,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _db_url(name: str) -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None:
+    """Start every replica of the four service processes."""
+    base = _common_env(o, dev)
+    hook = {
+        "name": "budget",
+        "url": f"http://127.0.0.1:{o.budget_port}/hooks/todos.before_complete_task",
+        "secret": dev.hook_secret,
+        "timeout": 1,
+        "failure_policy": "fail",
+    }
+    todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps([hook])}
+    budget = {
+        **base,
+        "DATABASE_URL": _db_url(o.budget_db),
+        "HOOK_SECRETS": json.dumps([dev.hook_secret]),
+        "HOLD_TTL": o.hold_ttl,
+        "QUEUE": o.queue,
+    }
+    run = prepare.UV_RUN
+    for i in range(o.replicas):
+        n = f".{i + 1}" if o.replicas > 1 else ""
+        sup.start(
+            f"todos-api{n}", [*run, "todos-api"], {**todos, "PORT": str(o.port(o.todos_port, i))}
+        )
+        sup.start(
+            f"budget-api{n}",
+            [*run, "budget-api"],
+            {**budget, "PORT": str(o.port(o.budget_port, i))},
+        )
+        metrics = o.port(o.metrics_port, i)
+        sup.start(
+            f"todos-relay{n}", [*run, "todos-relay"], {**todos, "RELAY_METRICS_PORT": str(metrics)}
+        )
+        sup.start(
+            f"budget-consumer{n}",
+            [*run, "budget-consumer"],
+            {**budget, "CONSUMER_METRICS_PORT": str(metrics + 1)},
+        )
+
+
+def gateway_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
+    """The environment haproxy.cfg reads (see its header)."""
+    env = {
+        **os.environ,
+        "GATEWAY_BIND": f"127.0.0.1:{o.gateway_port}",
+        "GATEWAY_ADMIN_BIND": f"127.0.0.1:{o.admin_port}",
+        "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),
+        "RATE_LIMIT_OWNER": str(o.rate_limit_owner),
+    }
+    for i in range(o.replicas):
+        env[f"TODOS_API_{i + 1}"] = f"127.0.0.1:{o.port(o.todos_port, i)}"
+        env[f"BUDGET_API_{i + 1}"] = f"127.0.0.1:{o.port(o.budget_port, i)}"
+    for name in ("TODOS_API_DNS", "BUDGET_API_DNS"):
+        env.pop(name, None)
+    return env
+
+
+def wait_ready(sup: Supervisor, urls: list[str], timeout: float = 120.0) -> None:
+    """Poll every URL until it answers 200; fail early when a child exits."""
+    deadline = time.monotonic() + timeout
+    pending = list(urls)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            if (dead := sup.exited()) is not None:
+                raise RuntimeError(f"{dead.name} exited with {dead.process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready within {timeout:.0f} s: {', '.join(pending)}")
+            url = pending[0]
+            try:
+                if client.get(url).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+
+
+_PROBES = ("route=/healthz", "route=/readyz", '"route": "/healthz"', '"route": "/readyz"')
+
+
+def _is_probe_log(line: str) -> bool:
+    # The gateway checks every API every 2 s; those lines would drown the story.
+    return any(p in line for p in _PROBES)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, _: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare, start, wait for ready, print the URLs, supervise until told to stop."""
+    o = parse(argv)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    sup = Supervisor() if o.verbose else Supervisor(hide=_is_probe_log)
+    try:
+        dev = devkeys.ensure(o.dev_dir)
+        prepare.ensure_infra([o.todos_db, o.budget_db])
+        if o.fresh:
+            prepare.recreate_databases([o.todos_db, o.budget_db])
+        haproxy = prepare.ensure_haproxy()
+        gw_env = gateway_env(o, dev)
+        prepare.check_gateway_config(haproxy, GATEWAY_CONFIG, gw_env)
+        prepare.migrate("todos", _db_url(o.todos_db))
+        prepare.migrate("budget", _db_url(o.budget_db))
+        start_services(sup, o, dev)
+        api_ports = [o.port(p, i) for i in range(o.replicas) for p in (o.todos_port, o.budget_port)]
+        wait_ready(sup, [f"http://127.0.0.1:{p}/readyz" for p in api_ports])
+        sup.start("gateway", [haproxy, "-db", "-f", str(GATEWAY_CONFIG)], gw_env)
+        wait_ready(sup, [f"http://127.0.0.1:{o.admin_port}/healthz"])
+        _announce(sup, o)
+        while (dead := sup.exited()) is None:
+            time.sleep(0.5)
+        sup.say("stack", f"{dead.name} exited with {dead.process.returncode}: stopping")
+        return 1
+    except _Stop as stop:
+        sup.say("stack", f"{stop}: stopping")
+        return 0
+    except Exception as exc:  # report any start-up failure plainly, then clean up
+        sup.say("stack", f"failed: {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sup.stop_all()
+        sup.say("stack", "stopped")
+
+
+def _announce(sup: Supervisor, o: Options) -> None:
+    lines = [
+        f"{READY_MARKER}",
+        f"gateway      http://127.0.0.1:{o.gateway_port}/api/todos/  and  /api/budget/",
+        f"todos docs   http://127.0.0.1:{o.todos_port}/docs   (direct, not through the gateway)",
+        f"budget docs  http://127.0.0.1:{o.budget_port}/docs",
+        f"gateway stats http://127.0.0.1:{o.admin_port}/metrics",
+        "token        make token OWNER=$(python3 -c 'import uuid; print(uuid.uuid4())') [ADMIN=1]",
+        "Ctrl-C stops everything.",
+    ]
+    for line in lines:
+        sup.say("stack", line, "1;32")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
