@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+
+import aio_pika
 
 ROOT = Path(__file__).resolve().parents[2]
 UV_RUN = ("uv", "run", "--frozen")
@@ -57,3 +60,19 @@ def migrate(service: str, database_url: str) -> None:
         cwd=ROOT / "services" / service,
         env=env,
     )
+
+
+def reset_broker(amqp_url: str, exchanges: Sequence[str], queues: Sequence[str]) -> None:
+    """Delete `exchanges` and `queues` (for test runs that must start empty)."""
+
+    async def _reset() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            for queue in queues:
+                channel = await connection.channel()
+                await channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel = await connection.channel()
+                await channel.exchange_delete(exchange)
+
+    asyncio.run(_reset())

@@ -88,7 +88,7 @@ def parse(argv: list[str] | None = None) -> Options:
 def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
     return {
         **os.environ,
-        "AMQP_URL": os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        "AMQP_URL": _amqp_url(),
         "EVENTS_EXCHANGE": o.exchange,
         "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),
         "HOST": "127.0.0.1",
@@ -96,6 +96,10 @@ def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
         "LOG_LEVEL": o.log_level,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _amqp_url() -> str:
+    return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def _db_url(name: str) -> str:
@@ -206,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         prepare.ensure_infra([o.todos_db, o.budget_db])
         if o.fresh:
             prepare.recreate_databases([o.todos_db, o.budget_db])
+            prepare.reset_broker(
+                _amqp_url(), [o.exchange, f"{o.queue}.dlx"], [o.queue, f"{o.queue}.dlq"]
+            )
         haproxy = prepare.ensure_haproxy()
         gw_env = gateway_env(o, dev)
         prepare.check_gateway_config(haproxy, GATEWAY_CONFIG, gw_env)
