@@ -102,7 +102,7 @@ class EventConsumer:
     async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_infrastructure_error),
-            wait=wait_exponential_jitter(initial=self._initial_backoff, max=self._max_backoff),
+            wait=wait_exponential_jitter(multiplier=self._initial_backoff, max=self._max_backoff),
             before_sleep=_note_retry,
             reraise=True,
         )
