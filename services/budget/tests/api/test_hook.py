@@ -220,3 +220,18 @@ async def test_fifty_concurrent_calls_allow_exactly_what_the_account_affords(
     assert decisions.count("allow") == 5
     assert decisions.count("veto") == 45
     assert (await balance_of(client, keys, owner, tt["id"]))["held"] == 50
+
+
+async def test_hook_decisions_and_active_holds_are_metrics(
+    client: httpx.AsyncClient, keys: KeyPair
+) -> None:
+    tt = await new_token_type(client, keys)
+    owner, task = uuid4(), uuid4()
+    await credit(client, keys, owner, tt["id"], 10)
+    await add_cost(client, keys, owner, tt["id"], 6, task)
+    await call_hook(client, owner, task)
+    text = (await client.get("/metrics")).text
+    assert 'budget_hook_decisions_total{decision="allow"}' in text
+    assert "budget_hook_duration_seconds_count" in text
+    holds = next(line for line in text.splitlines() if line.startswith("budget_holds_active "))
+    assert float(holds.split()[1]) >= 1
