@@ -38,7 +38,7 @@ format: install ## apply ruff's fixes and formatting
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
 
-test: install infra validate test-unit test-contracts test-integration ## every test tier
+test: install infra validate test-unit test-contracts test-integration test-e2e ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O

@@ -196,6 +196,10 @@ class _Stop(Exception):
 
 
 def _on_signal(signum: int, _: FrameType | None) -> None:
+    # Only the first signal interrupts; a second (uv and a terminal both forward Ctrl-C)
+    # must not cut the clean-up short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
 
 

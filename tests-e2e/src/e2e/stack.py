@@ -1,0 +1,107 @@
+"""Start and stop the whole stack with the same launcher `make run` uses (deploy/local/stack.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+LAUNCHER = ROOT / "deploy" / "local" / "stack.py"
+READY_MARKER = "STACK READY"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports, databases and broker names of one test stack; none collide with `make run`."""
+
+    name: str
+    gateway_port: int
+    admin_port: int
+    todos_port: int
+    budget_port: int
+    metrics_port: int
+    todos_db: str
+    budget_db: str
+    exchange: str
+    queue: str
+    replicas: int = 1
+    rate_limit_owner: int = 100
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway, the only door the tests use."""
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        """Where budget dead-letters what it cannot process."""
+        return f"{self.queue}.dlq"
+
+    def argv(self, dev_dir: Path) -> list[str]:
+        """The launcher's command line for this configuration (fresh databases and queues)."""
+        return [
+            sys.executable, str(LAUNCHER), "--fresh",
+            "--gateway-port", str(self.gateway_port),
+            "--admin-port", str(self.admin_port),
+            "--todos-port", str(self.todos_port),
+            "--budget-port", str(self.budget_port),
+            "--metrics-port", str(self.metrics_port),
+            "--todos-db", self.todos_db,
+            "--budget-db", self.budget_db,
+            "--exchange", self.exchange,
+            "--queue", self.queue,
+            "--replicas", str(self.replicas),
+            "--rate-limit-owner", str(self.rate_limit_owner),
+            "--dev-dir", str(dev_dir),
+        ]  # fmt: skip
+
+
+class RunningStack:
+    """A launcher process in its own session; its log goes to a file for post-mortems."""
+
+    def __init__(self, config: StackConfig, dev_dir: Path, log_file: Path) -> None:
+        self.config, self.dev_dir, self.log_file = config, dev_dir, log_file
+        self._log = log_file.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("LOG_JSON", None)
+        self.process = subprocess.Popen(
+            config.argv(dev_dir),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Block until the launcher reports ready; raise with the log's tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if READY_MARKER in self.log_file.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise RuntimeError(f"stack {self.config.name} did not get ready:\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        """The last lines of the launcher's log."""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM the launcher (it stops its children), then make sure nothing is left."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode

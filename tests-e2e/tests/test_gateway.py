@@ -1,0 +1,180 @@
+"""What the gateway refuses on its own: bad tokens, internal and non-canonical paths,
+big bodies, floods; and the request id it guarantees."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from e2e.identity import TokenMaker
+from e2e.rawhttp import send_head
+from e2e.stack import RunningStack
+from tests.conftest import CallerFactory
+
+pytestmark = pytest.mark.e2e
+
+PROBLEM = "application/problem+json"
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def bad_tokens(tokens: TokenMaker) -> dict[str, str]:
+    """Every way a bearer token must fail at the edge."""
+    owner = uuid.uuid4()
+    unsigned = {"sub": str(owner), "aud": "todos-budget", "exp": int(time.time()) + 600}
+    return {
+        "expired": tokens.token(owner, expires_in=-5),
+        "no exp": tokens.token(owner, exp=None),
+        "wrong audience": tokens.token(owner, aud="someone-else"),
+        "no audience": tokens.token(owner, aud=None),
+        "signed by another key": tokens.token(owner, key=OTHER_KEY),
+        "alg none": jwt.encode(unsigned, None, algorithm="none"),
+        "HS256": jwt.encode(unsigned, "x" * 32, algorithm="HS256"),
+        "no sub": tokens.token(owner, sub=None),
+        "garbage": "not.a.jwt",
+        "tampered payload": _tamper(tokens.token(owner)),
+    }
+
+
+def _tamper(token: str) -> str:
+    header, _, signature = token.split(".")
+    other = jwt.encode(
+        {"sub": str(uuid.uuid4()), "aud": "todos-budget", "exp": 9999999999}, "k" * 32
+    )
+    return ".".join([header, other.split(".")[1], signature])
+
+
+@pytest.fixture
+async def http(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=10) as client:
+        yield client
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"]
+    assert body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/todos/tasks", "/api/budget/balances"])
+async def test_requests_without_a_valid_token_get_401(
+    http: httpx.AsyncClient, tokens: TokenMaker, path: str
+) -> None:
+    assert_problem(await http.get(path), 401)
+    assert_problem(await http.get(path, headers={"Authorization": "Basic dTpw"}), 401)
+    for name, token in bad_tokens(tokens).items():
+        response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+        assert_problem(response, 401)
+
+
+async def test_a_list_audience_that_names_us_is_accepted(
+    http: httpx.AsyncClient, tokens: TokenMaker
+) -> None:
+    token = tokens.token(uuid.uuid4(), aud=["other", "todos-budget"])
+    response = await http.get("/api/todos/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+
+INTERNAL_OR_CRAFTED = [
+    "/",
+    "/hooks/todos.before_complete_task",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/api/todos",
+    "/api/todos/../hooks/todos.before_complete_task",
+    "/api/todos/%2e%2e/hooks/todos.before_complete_task",
+    "/api/todos/%2E%2E/healthz",
+    "/api/budget/%2e%2e/hooks/todos.before_complete_task",
+    "/api/budget/..%2fhooks/todos.before_complete_task",
+    "/api/todos/.%2e/metrics",
+    "/api/todos/./tasks",
+    "/api/todos/tasks/..",
+    "//hooks/todos.before_complete_task",
+    "/api/todos//tasks",
+    "/api/todos/%2ftasks",
+    "/api/todos/%5c..%5chooks",
+    "/api/todos/%252e%252e/hooks",
+    "/api/todos\\..\\hooks",
+    "/API/todos/tasks",
+]
+
+
+@pytest.mark.parametrize("path", INTERNAL_OR_CRAFTED)
+async def test_internal_and_non_canonical_paths_get_404(
+    http: httpx.AsyncClient, tokens: TokenMaker, path: str
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens.token(uuid.uuid4(), admin=True)}"}
+    for method in ("GET", "POST"):
+        # Send the request target byte for byte: httpx would otherwise normalise it.
+        request = http.build_request(method, "/", headers=headers, content=b"{}")
+        request.extensions["target"] = path.encode()
+        assert_problem(await http.send(request), 404)
+
+
+async def test_bodies_over_one_mebibyte_get_413(
+    stack: RunningStack, http: httpx.AsyncClient, tokens: TokenMaker
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {tokens.token(uuid.uuid4())}",
+        "Content-Type": "application/json",
+    }
+    # Refused on the declared length, before any of the body is read.
+    big = {**headers, "Content-Length": str(1024 * 1024 + 1)}
+    answer = await send_head(stack.config.gateway_port, "POST", "/api/todos/tasks", big)
+    assert answer.status == 413
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    assert answer.json()["status"] == 413
+    fits = b'{"title": "small", "description": "' + b"y" * 1000 + b'"}'
+    assert (await http.post("/api/todos/tasks", headers=headers, content=fits)).status_code == 201
+
+
+async def test_chunked_bodies_get_411(stack: RunningStack, tokens: TokenMaker) -> None:
+    headers = {
+        "Authorization": f"Bearer {tokens.token(uuid.uuid4())}",
+        "Transfer-Encoding": "chunked",
+    }
+    answer = await send_head(stack.config.gateway_port, "POST", "/api/todos/tasks", headers)
+    assert answer.status == 411
+    assert answer.json()["code"] == "length_required"
+
+
+async def test_an_owner_over_the_rate_limit_gets_429_and_others_do_not(
+    stack: RunningStack, http: httpx.AsyncClient, caller: CallerFactory
+) -> None:
+    flooder, bystander = await caller(), await caller()
+    limit = stack.config.rate_limit_owner
+    answers = await asyncio.gather(
+        *(flooder.http.get("/api/todos/tasks", params={"limit": 1}) for _ in range(limit + 30))
+    )
+    limited = [a for a in answers if a.status_code == 429]
+    assert len(limited) >= 30
+    assert_problem(limited[0], 429)
+    assert limited[0].headers["retry-after"] == "10"
+    assert {a.status_code for a in answers} == {200, 429}
+    assert (await bystander.http.get("/api/todos/tasks")).status_code == 200
+
+
+async def test_request_id_is_made_when_absent_and_kept_when_given(
+    http: httpx.AsyncClient, tokens: TokenMaker
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens.token(uuid.uuid4())}"}
+    made = await http.get("/api/todos/tasks", headers=headers)
+    assert uuid.UUID(made.headers["x-request-id"])
+    given = await http.get("/api/todos/tasks", headers={**headers, "X-Request-ID": "trace-me-42"})
+    assert given.headers["x-request-id"] == "trace-me-42"
+    refused = await http.get("/nowhere", headers={"X-Request-ID": "on-a-404"})
+    assert refused.headers["x-request-id"] == "on-a-404"
+    hostile = await http.get("/api/todos/tasks", headers={**headers, "X-Request-ID": "a b<script>"})
+    assert uuid.UUID(hostile.headers["x-request-id"])
