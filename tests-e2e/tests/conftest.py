@@ -13,7 +13,7 @@ import pytest
 from e2e import broker
 from e2e.api import Caller
 from e2e.identity import TokenMaker
-from e2e.stack import RunningStack, StackConfig
+from e2e.stack import RunningStack, StackConfig, listening
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +50,8 @@ def start_stack(config: StackConfig, tmp: Path) -> Iterator[RunningStack]:
             )
         )
         assert code == 0, f"launcher exited with {code}:\n{running.tail()}"
+        # Stopping the launcher (as Ctrl-C does) leaves no listener of ours behind.
+        assert listening(config.ports()) == [], running.tail()
 
 
 @pytest.fixture(scope="session")

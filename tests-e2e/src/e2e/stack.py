@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,12 @@ class StackConfig:
     def dead_letter_queue(self) -> str:
         """Where budget dead-letters what it cannot process."""
         return f"{self.queue}.dlq"
+
+    def ports(self) -> list[int]:
+        """Every port the stack listens on (APIs and workers step by 10 per replica)."""
+        fixed = [self.gateway_port, self.admin_port]
+        per_replica = [self.todos_port, self.budget_port, self.metrics_port, self.metrics_port + 1]
+        return fixed + [p + 10 * i for i in range(self.replicas) for p in per_replica]
 
     def argv(self, dev_dir: Path) -> list[str]:
         """The launcher's command line for this configuration (fresh databases and queues)."""
@@ -105,3 +112,14 @@ class RunningStack:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def listening(ports: list[int]) -> list[int]:
+    """The ports among `ports` that accept a TCP connection on 127.0.0.1."""
+    open_ports = []
+    for port in ports:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                open_ports.append(port)
+    return open_ports
