@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -47,6 +48,13 @@ class Options:
     json_logs: bool
     log_level: str
     verbose: bool
+
+    def ports(self) -> list[int]:
+        """Every port this stack will listen on."""
+        per_replica = (self.todos_port, self.budget_port, self.metrics_port, self.metrics_port + 1)
+        return [self.gateway_port, self.admin_port] + [
+            self.port(p, i) for i in range(self.replicas) for p in per_replica
+        ]
 
     def port(self, base: int, replica: int) -> int:
         """Replica i of a process listens on base + 10·i (8001, 8011, ...)."""
@@ -183,6 +191,16 @@ def wait_ready(sup: Supervisor, urls: list[str], timeout: float = 120.0) -> None
             time.sleep(0.3)
 
 
+def _busy(ports: list[int]) -> list[int]:
+    busy = []
+    for port in ports:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
+
+
 _PROBES = ("route=/healthz", "route=/readyz", '"route": "/healthz"', '"route": "/readyz"')
 
 
@@ -210,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     sup = Supervisor() if o.verbose else Supervisor(hide=_is_probe_log)
     try:
+        if busy := _busy(o.ports()):
+            raise RuntimeError(f"ports already in use (another stack?): {busy}")
         dev = devkeys.ensure(o.dev_dir)
         prepare.ensure_infra([o.todos_db, o.budget_db])
         if o.fresh:
