@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aio_pika
@@ -14,52 +14,59 @@ import aio_pika
 ROOT = Path(__file__).resolve().parents[2]
 UV_RUN = ("uv", "run", "--frozen")
 
-
-def ensure_infra(databases: Sequence[str]) -> None:
-    """Start PostgreSQL and RabbitMQ when stopped and create the databases (scripts/infra.sh)."""
-    subprocess.run([str(ROOT / "scripts" / "infra.sh"), *databases], check=True)  # noqa: S603
+Log = Callable[[str], None]
 
 
-def recreate_databases(
-    databases: Sequence[str], pg: str = "postgresql://postgres@127.0.0.1:5432"
+def run(
+    argv: Sequence[str], log: Log, *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> None:
+    """Run one preparation command to completion, its output passed line by line to `log`."""
+    process = subprocess.Popen(  # noqa: S603 - our own fixed commands
+        list(argv), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert process.stdout is not None
+    for raw in process.stdout:
+        log(raw.decode(errors="replace").rstrip())
+    if process.wait() != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}")
+
+
+def ensure_infra(databases: Sequence[str], log: Log) -> None:
+    """Start PostgreSQL and RabbitMQ when stopped and create the databases (scripts/infra.sh)."""
+    run([str(ROOT / "scripts" / "infra.sh"), *databases], log)
+
+
+def recreate_databases(databases: Sequence[str], log: Log) -> None:
     """Drop and create `databases` (for test runs that must start empty)."""
     for db in databases:
         for sql in (f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', f'CREATE DATABASE "{db}"'):
-            subprocess.run(  # noqa: S603 - our own fixed commands
-                ["psql", f"{pg}/postgres", "-qc", sql],  # noqa: S607 check=True, stdout=subprocess.DEVNULL
-            )
+            run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql], log)
 
 
-def ensure_haproxy() -> str:
+def ensure_haproxy(log: Log) -> str:
     """Path of the haproxy binary, installed with apt-get when missing."""
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
     if found:
         return found
-    print("[prepare] installing HAProxy (apt-get install -y haproxy)", flush=True)
+    log("installing HAProxy (apt-get install -y haproxy)")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "install", "-y", "haproxy"], check=True, env=env)  # noqa: S603
+    run([*sudo, "apt-get", "install", "-y", "haproxy"], log, env=env)
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
     if not found:
         raise RuntimeError("haproxy is still missing after apt-get install")
     return found
 
 
-def check_gateway_config(haproxy: str, config: Path, env: dict[str, str]) -> None:
+def check_gateway_config(haproxy: str, config: Path, env: dict[str, str], log: Log) -> None:
     """Refuse to start when HAProxy rejects the configuration with these settings."""
-    subprocess.run([haproxy, "-c", "-q", "-f", str(config)], check=True, env=env)  # noqa: S603
+    run([haproxy, "-c", "-q", "-f", str(config)], log, env=env)
 
 
-def migrate(service: str, database_url: str) -> None:
+def migrate(service: str, database_url: str, log: Log) -> None:
     """`alembic upgrade head` for one service against `database_url`."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run(  # noqa: S603 - our own fixed commands
-        [*UV_RUN, "alembic", "upgrade", "head"],
-        check=True,
-        cwd=ROOT / "services" / service,
-        env=env,
-    )
+    run([*UV_RUN, "alembic", "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
 
 
 def reset_broker(amqp_url: str, exchanges: Sequence[str], queues: Sequence[str]) -> None:

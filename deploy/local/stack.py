@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -191,6 +192,10 @@ def wait_ready(sup: Supervisor, urls: list[str], timeout: float = 120.0) -> None
             time.sleep(0.3)
 
 
+def _logger(sup: Supervisor, name: str) -> prepare.Log:
+    return lambda line: sup.say(name, line)
+
+
 def _busy(ports: list[int]) -> list[int]:
     busy = []
     for port in ports:
@@ -201,12 +206,13 @@ def _busy(ports: list[int]) -> list[int]:
     return busy
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PROBES = ("route=/healthz", "route=/readyz", '"route": "/healthz"', '"route": "/readyz"')
 
 
 def _is_probe_log(line: str) -> bool:
     # The gateway checks every API every 2 s; those lines would drown the story.
-    return any(p in line for p in _PROBES)
+    return any(p in _ANSI.sub("", line) for p in _PROBES)
 
 
 class _Stop(Exception):
@@ -231,17 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         if busy := _busy(o.ports()):
             raise RuntimeError(f"ports already in use (another stack?): {busy}")
         dev = devkeys.ensure(o.dev_dir)
-        prepare.ensure_infra([o.todos_db, o.budget_db])
+        log = _logger(sup, "prepare")
+        prepare.ensure_infra([o.todos_db, o.budget_db], log)
         if o.fresh:
-            prepare.recreate_databases([o.todos_db, o.budget_db])
+            prepare.recreate_databases([o.todos_db, o.budget_db], log)
             prepare.reset_broker(
                 _amqp_url(), [o.exchange, f"{o.queue}.dlx"], [o.queue, f"{o.queue}.dlq"]
             )
-        haproxy = prepare.ensure_haproxy()
+        haproxy = prepare.ensure_haproxy(log)
         gw_env = gateway_env(o, dev)
-        prepare.check_gateway_config(haproxy, GATEWAY_CONFIG, gw_env)
-        prepare.migrate("todos", _db_url(o.todos_db))
-        prepare.migrate("budget", _db_url(o.budget_db))
+        prepare.check_gateway_config(haproxy, GATEWAY_CONFIG, gw_env, log)
+        prepare.migrate("todos", _db_url(o.todos_db), _logger(sup, "migrate todos"))
+        prepare.migrate("budget", _db_url(o.budget_db), _logger(sup, "migrate budget"))
         start_services(sup, o, dev)
         api_ports = [o.port(p, i) for i in range(o.replicas) for p in (o.todos_port, o.budget_port)]
         wait_ready(sup, [f"http://127.0.0.1:{p}/readyz" for p in api_ports])
