@@ -1,0 +1,337 @@
+"""Micro-benchmark of budget's own hot paths, loopback only, about 30 s in all.
+
+    uv run --frozen python services/budget/bench/bench_hot_paths.py
+
+Prints: hook decisions/s with p50/p99 (signed POSTs, 16 in flight, against the real app served
+by uvicorn in its own process; tasks whose cost the owner can afford, so allow + hold, and
+some without a cost), and consumer events/s (`todos.task.completed.v1` messages published
+with confirms, timed until `budget-consumer`, in its own process, has written every debit).
+Uses BUDGET_BENCH_DATABASE_URL (default: the budget_bench database, created by
+scripts/infra.sh and migrated to head) and a private exchange and queues it deletes afterwards.
+Both servers log at WARNING, so the figures are our code's, not the log writer's.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import aio_pika
+import httpx
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from budget.adapters.db import make_engine
+from budget.adapters.tables import accounts, holds, ledger_entries, task_costs, token_types
+from budget.adapters.topology import Topology
+from contracts.envelope import build_envelope, to_amqp
+from contracts.events import TaskCompleted
+from contracts.hooks import HOOK_PATH, BeforeCompleteTask
+from contracts.ids import InvocationId, OwnerId, TaskId
+from contracts.signing import SIGNATURE_HEADER, sign
+
+DB = os.environ.get(
+    "BUDGET_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/budget_bench"
+)
+AMQP = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+CONCURRENCY = 16
+HOOK_SECONDS = 5.0
+NO_COST_EVERY = 4  # one hook call in four is for a task without a cost
+EVENTS = 1500
+SECRET = "bench-hook-secret"  # noqa: S105 - a throwaway secret shared with our own server
+ROOT = Path(__file__).resolve().parents[3]
+SERVICE_DIR = ROOT / "services" / "budget"
+APP = "budget.entrypoints.app:create_app"
+UVICORN = ["-m", "uvicorn", APP, "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
+CONSUMER = "from budget.entrypoints.consumer import main; main()"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _ms(latencies: Sequence[float], percentile: int) -> float:
+    return statistics.quantiles(latencies, n=100)[percentile - 1] * 1000
+
+
+async def _spawn(code: Sequence[str], **env: str) -> asyncio.subprocess.Process:
+    """A Python child with `env` on top of ours (its output is dropped unless it fails)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *code, env={**os.environ, "ENVIRONMENT": "test", **env}, cwd=ROOT
+    )
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()  # SIGTERM: both servers shut down gracefully on it
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def seed_costs(
+    engine: AsyncEngine, owners: int, per_owner: int
+) -> tuple[UUID, list[tuple[UUID, UUID]]]:
+    """A fresh token type, `owners` accounts credited plenty, `per_owner` task costs each."""
+    token_type = uuid4()
+    people = [uuid4() for _ in range(owners)]
+    costs: list[dict[str, Any]] = [
+        {"id": uuid4(), "owner_id": o, "task_id": uuid4(), "token_type_id": token_type, "amount": 1}
+        for _ in range(per_owner)
+        for o in people  # round-robin, so calls in flight seldom wait on one account's lock
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(token_types), {"id": token_type, "code": f"bench-{token_type.hex}", "name": "b"}
+        )
+        await conn.execute(
+            insert(accounts),
+            [{"owner_id": o, "token_type_id": token_type, "balance": 10**9} for o in people],
+        )
+        await conn.execute(
+            insert(ledger_entries),
+            [
+                {
+                    "id": uuid4(),
+                    "owner_id": o,
+                    "token_type_id": token_type,
+                    "amount": 10**9,
+                    "kind": "credit",
+                    "reason": "bench",
+                }
+                for o in people
+            ],
+        )
+        await conn.execute(insert(task_costs), costs)
+    return token_type, [(c["owner_id"], c["task_id"]) for c in costs]
+
+
+def _signed_call(owner: UUID, task: UUID) -> tuple[bytes, dict[str, str]]:
+    call = BeforeCompleteTask(
+        invocation_id=InvocationId(uuid4()),
+        task_id=TaskId(task),
+        owner_id=OwnerId(owner),
+        occurred_at=datetime.now(UTC),
+    )
+    body = call.model_dump_json().encode()
+    headers = {
+        SIGNATURE_HEADER: sign(body, SECRET, int(time.time())),
+        "Content-Type": "application/json",
+    }
+    return body, headers
+
+
+async def _wait_healthy(client: httpx.AsyncClient, server: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.returncode is None:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        await asyncio.sleep(0.1)
+    raise RuntimeError("budget-api did not come up within 30 s")
+
+
+async def bench_hook(engine: AsyncEngine) -> str:
+    """Signed hook calls at CONCURRENCY in flight for HOOK_SECONDS: decisions/s, p50/p99."""
+    token_type, costed = await seed_costs(engine, owners=300, per_owner=40)
+    work: deque[tuple[str, UUID, UUID]] = deque()
+    for i, (owner, task) in enumerate(costed):
+        work.append(("hold", owner, task))
+        if i % (NO_COST_EVERY - 1) == NO_COST_EVERY - 2:
+            work.append(("no cost", uuid4(), uuid4()))
+    port = _free_port()
+    server = await _spawn(
+        [*UVICORN, "--no-access-log", "--port", str(port)],
+        DATABASE_URL=DB,
+        AMQP_URL=AMQP,
+        HOOK_SECRETS=json.dumps([SECRET]),
+        LOG_LEVEL="WARNING",
+    )
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    latencies: dict[str, list[float]] = {"hold": [], "no cost": []}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
+    ) as client:
+        try:
+            await _wait_healthy(client, server)
+
+            async def decide(owner: UUID, task: UUID) -> None:
+                body, headers = _signed_call(owner, task)
+                response = await client.post(HOOK_PATH, content=body, headers=headers)
+                if response.status_code != 200 or response.json() != {"decision": "allow"}:
+                    raise RuntimeError(f"hook answered {response.status_code}: {response.text}")
+
+            # Warm-up (pool connections, first queries), untimed, on tasks without a cost.
+            await asyncio.gather(*(decide(uuid4(), uuid4()) for _ in range(4 * CONCURRENCY)))
+            deadline = time.perf_counter() + HOOK_SECONDS
+
+            async def worker() -> None:
+                while work and time.perf_counter() < deadline:
+                    path, owner, task = work.popleft()
+                    started = time.perf_counter()
+                    await decide(owner, task)
+                    latencies[path].append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            elapsed = time.perf_counter() - started
+        finally:
+            await _stop(server)
+    async with engine.connect() as conn:
+        held = await conn.scalar(
+            select(func.count())
+            .select_from(holds)
+            .where(holds.c.token_type_id == token_type, holds.c.status == "active")
+        )
+    every = latencies["hold"] + latencies["no cost"]
+    if held != len(latencies["hold"]):
+        raise RuntimeError(f"{len(latencies['hold'])} allow+hold calls made {held} holds")
+    parts = [
+        f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool 10): "
+        f"{len(every) / elapsed:,.0f} decisions/s, p50 {_ms(every, 50):.1f} ms, "
+        f"p99 {_ms(every, 99):.1f} ms over {len(every):,} calls"
+    ]
+    for path, seen in latencies.items():
+        parts.append(
+            f"    {path:>7}: {len(seen):,} calls, p50 {_ms(seen, 50):.1f} ms, "
+            f"p99 {_ms(seen, 99):.1f} ms"
+        )
+    parts.append(f"    holds created: {held:,} (one per allow+hold call)")
+    return "\n".join(parts)
+
+
+async def _debits(engine: AsyncEngine, token_type: UUID) -> int:
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.token_type_id == token_type, ledger_entries.c.kind == "debit")
+        )
+    return int(count or 0)
+
+
+async def _consumers(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
+    declared = await channel.declare_queue(queue, passive=True)
+    return int(declared.declaration_result.consumer_count or 0)
+
+
+async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
+    """Publish `events` completions, time until budget-consumer has debited every one."""
+    token_type, costed = await seed_costs(engine, owners=100, per_owner=events // 100)
+    suffix = uuid4().hex[:8]
+    topology = Topology(f"bench.budget.events.{suffix}", f"bench.budget.{suffix}", 5)
+    messages = [
+        to_amqp(
+            build_envelope(
+                TaskCompleted(
+                    task_id=TaskId(task),
+                    owner_id=OwnerId(owner),
+                    title="bench",
+                    completed_at=datetime.now(UTC),
+                ),
+                correlation_id="bench",
+            )
+        )
+        for owner, task in costed
+    ]
+    connection = await aio_pika.connect(AMQP)
+    channel = await connection.channel()  # with publisher confirms
+    # Declared here too (idempotent, same arguments), so publishing needs no race with start-up.
+    await topology.declare(channel)
+    exchange = await channel.get_exchange(topology.events_exchange)
+    consumer = await _spawn(
+        ["-c", CONSUMER],
+        DATABASE_URL=DB,
+        AMQP_URL=AMQP,
+        EVENTS_EXCHANGE=topology.events_exchange,
+        QUEUE=topology.queue,
+        CONSUMER_METRICS_PORT="0",
+        LOG_LEVEL="WARNING",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while await _consumers(channel, topology.queue) < 1:
+            if time.monotonic() > deadline or consumer.returncode is not None:
+                raise RuntimeError("budget-consumer did not start consuming within 30 s")
+            await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        for i in range(0, len(messages), 200):  # 200 confirms in flight at a time
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            m.body,
+                            content_type=m.content_type,
+                            message_id=m.message_id,
+                            type=m.type,
+                            correlation_id=m.correlation_id,
+                            timestamp=m.timestamp,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        ),
+                        routing_key=m.routing_key,
+                    )
+                    for m in messages[i : i + 200]
+                )
+            )
+        published = time.perf_counter() - started
+        deadline = time.monotonic() + 60
+        while (done := await _debits(engine, token_type)) < len(messages):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {done} of {len(messages)} debits after 60 s")
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        await _stop(consumer)
+        await topology.delete(channel)
+        await channel.exchange_delete(topology.events_exchange)
+        await connection.close()
+    if done != len(messages):
+        raise RuntimeError(f"{done} debits for {len(messages)} events: something applied twice")
+    return (
+        f"consumer (budget-consumer, prefetch 32, quorum queue, 1 tx per event): "
+        f"{len(messages) / elapsed:,.0f} events/s ({len(messages):,} debits in {elapsed:.2f} s; "
+        f"publishing with confirms took {published:.2f} s of it)"
+    )
+
+
+async def main() -> None:
+    database = make_url(DB).database or "budget_bench"
+    infra = await asyncio.create_subprocess_exec(str(ROOT / "scripts" / "infra.sh"), database)
+    if await infra.wait() != 0:
+        raise SystemExit("scripts/infra.sh failed: PostgreSQL or RabbitMQ is not available")
+    config = Config(str(SERVICE_DIR / "alembic.ini"))
+    config.attributes["database_url"] = DB
+    await asyncio.to_thread(command.upgrade, config, "head")
+    engine = make_engine(DB, pool_size=4)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # others' work skews the figures
+    print(
+        f"concurrency {CONCURRENCY}, loopback, {os.cpu_count()} CPUs (load {load}), db {database}"
+    )
+    try:
+        for bench in (bench_hook, bench_consumer):
+            print(await bench(engine), flush=True)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
