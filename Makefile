@@ -45,10 +45,14 @@ test-unit: ## unit tests: no I/O
 	$(call pytest_tier,services/todos/tests/unit)
 	$(call pytest_tier,services/budget/tests/unit)
 
-test-contracts: ## contracts: envelope, signing, schema snapshots and compatibility; pacts
+# Pacts: each consumer's tests rewrite its pact in contracts/pacts/, then each provider
+# verifies those files against its real code (budget's against its app on budget_test).
+test-contracts: infra ## contracts: envelope, signing, schema snapshots and compatibility; pacts
 	$(PYTEST) contracts/tests
-	$(call pytest_tier,services/todos/tests/contract)
-	$(call pytest_tier,services/budget/tests/contract)
+	$(PYTEST) services/todos/tests/contract -m consumer
+	$(PYTEST) services/budget/tests/contract -m consumer
+	$(PYTEST) services/todos/tests/contract -m provider
+	$(PYTEST) services/budget/tests/contract -m provider
 
 test-integration: infra ## API and adapter tests against the real PostgreSQL and RabbitMQ
 	$(PYTEST) services/todos/tests/api services/todos/tests/integration
