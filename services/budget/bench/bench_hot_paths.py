@@ -29,6 +29,7 @@ import aio_pika
 import httpx
 from alembic import command
 from alembic.config import Config
+from httpx_aiohttp import AiohttpTransport
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from budget.adapters.db import make_engine
 from budget.adapters.tables import accounts, holds, ledger_entries, task_costs, token_types
 from budget.adapters.topology import Topology
-from contracts.envelope import build_envelope, to_amqp
+from contracts.envelope import AmqpMessage, build_envelope, to_amqp
 from contracts.events import TaskCompleted
 from contracts.hooks import HOOK_PATH, BeforeCompleteTask
 from contracts.ids import InvocationId, OwnerId, TaskId
@@ -58,25 +59,37 @@ UVICORN = ["-m", "uvicorn", APP, "--factory", "--host", "127.0.0.1", "--log-leve
 CONSUMER = "from budget.entrypoints.consumer import main; main()"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _ms(latencies: Sequence[float], percentile: int) -> float:
+def ms(latencies: Sequence[float], percentile: int) -> float:
+    """The `percentile` of `latencies` (seconds), in milliseconds."""
     return statistics.quantiles(latencies, n=100)[percentile - 1] * 1000
 
 
-async def _spawn(code: Sequence[str], **env: str) -> asyncio.subprocess.Process:
-    """A Python child with `env` on top of ours (its output is dropped unless it fails)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def spawn(code: Sequence[str], **env: str) -> asyncio.subprocess.Process:
+    """A Python child with `env` on top of ours (its warnings and errors go to our stderr)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, *code, env={**os.environ, "ENVIRONMENT": "test", **env}, cwd=ROOT
     )
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Stop a child we spawned, gracefully if it lets us within 10 s."""
     if process.returncode is None:
         process.terminate()  # SIGTERM: both servers shut down gracefully on it
         try:
@@ -123,6 +136,23 @@ async def seed_costs(
     return token_type, [(c["owner_id"], c["task_id"]) for c in costs]
 
 
+async def debits(engine: AsyncEngine, token_type: UUID) -> int:
+    """How many debits the ledger holds for `token_type`."""
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.token_type_id == token_type, ledger_entries.c.kind == "debit")
+        )
+    return int(count or 0)
+
+
+async def consumers(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
+    """How many consumers `queue` has (the queue must exist)."""
+    declared = await channel.declare_queue(queue, passive=True)
+    return int(declared.declaration_result.consumer_count or 0)
+
+
 def _signed_call(owner: UUID, task: UUID) -> tuple[bytes, dict[str, str]]:
     call = BeforeCompleteTask(
         invocation_id=InvocationId(uuid4()),
@@ -158,8 +188,8 @@ async def bench_hook(engine: AsyncEngine) -> str:
         work.append(("hold", owner, task))
         if i % (NO_COST_EVERY - 1) == NO_COST_EVERY - 2:
             work.append(("no cost", uuid4(), uuid4()))
-    port = _free_port()
-    server = await _spawn(
+    port = free_port()
+    server = await spawn(
         [*UVICORN, "--no-access-log", "--port", str(port)],
         DATABASE_URL=DB,
         AMQP_URL=AMQP,
@@ -168,8 +198,9 @@ async def bench_hook(engine: AsyncEngine) -> str:
     )
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     latencies: dict[str, list[float]] = {"hold": [], "no cost": []}
+    # httpx over aiohttp, like todos' hook client: httpcore's CPU per call would crowd the server.
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
+        transport=AiohttpTransport(limits=limits), base_url=f"http://127.0.0.1:{port}", timeout=10
     ) as client:
         try:
             await _wait_healthy(client, server)
@@ -191,11 +222,11 @@ async def bench_hook(engine: AsyncEngine) -> str:
                     await decide(owner, task)
                     latencies[path].append(time.perf_counter() - started)
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds(server.pid)
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu
         finally:
-            await _stop(server)
+            await stop(server)
     async with engine.connect() as conn:
         held = await conn.scalar(
             select(func.count())
@@ -207,31 +238,30 @@ async def bench_hook(engine: AsyncEngine) -> str:
         raise RuntimeError(f"{len(latencies['hold'])} allow+hold calls made {held} holds")
     parts = [
         f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool 10): "
-        f"{len(every) / elapsed:,.0f} decisions/s, p50 {_ms(every, 50):.1f} ms, "
-        f"p99 {_ms(every, 99):.1f} ms over {len(every):,} calls"
+        f"{len(every) / elapsed:,.0f} decisions/s, p50 {ms(every, 50):.1f} ms, "
+        f"p99 {ms(every, 99):.1f} ms over {len(every):,} calls; "
+        f"server CPU {cpu / len(every) * 1000:.2f} ms per decision"
     ]
     for path, seen in latencies.items():
         parts.append(
-            f"    {path:>7}: {len(seen):,} calls, p50 {_ms(seen, 50):.1f} ms, "
-            f"p99 {_ms(seen, 99):.1f} ms"
+            f"    {path:>7}: {len(seen):,} calls, p50 {ms(seen, 50):.1f} ms, "
+            f"p99 {ms(seen, 99):.1f} ms"
         )
     parts.append(f"    holds created: {held:,} (one per allow+hold call)")
     return "\n".join(parts)
 
 
-async def _debits(engine: AsyncEngine, token_type: UUID) -> int:
-    async with engine.connect() as conn:
-        count = await conn.scalar(
-            select(func.count())
-            .select_from(ledger_entries)
-            .where(ledger_entries.c.token_type_id == token_type, ledger_entries.c.kind == "debit")
-        )
-    return int(count or 0)
-
-
-async def _consumers(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
-    declared = await channel.declare_queue(queue, passive=True)
-    return int(declared.declaration_result.consumer_count or 0)
+def _message(amqp: AmqpMessage) -> aio_pika.Message:
+    """The message todos' relay would send (SPEC 7: properties mirror the envelope)."""
+    return aio_pika.Message(
+        amqp.body,
+        content_type=amqp.content_type,
+        message_id=amqp.message_id,
+        type=amqp.type,
+        correlation_id=amqp.correlation_id,
+        timestamp=amqp.timestamp,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
 
 
 async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
@@ -258,7 +288,7 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     # Declared here too (idempotent, same arguments), so publishing needs no race with start-up.
     await topology.declare(channel)
     exchange = await channel.get_exchange(topology.events_exchange)
-    consumer = await _spawn(
+    consumer = await spawn(
         ["-c", CONSUMER],
         DATABASE_URL=DB,
         AMQP_URL=AMQP,
@@ -269,38 +299,23 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     )
     try:
         deadline = time.monotonic() + 30
-        while await _consumers(channel, topology.queue) < 1:
+        while await consumers(channel, topology.queue) < 1:
             if time.monotonic() > deadline or consumer.returncode is not None:
                 raise RuntimeError("budget-consumer did not start consuming within 30 s")
             await asyncio.sleep(0.05)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(consumer.pid)
         for i in range(0, len(messages), 200):  # 200 confirms in flight at a time
-            await asyncio.gather(
-                *(
-                    exchange.publish(
-                        aio_pika.Message(
-                            m.body,
-                            content_type=m.content_type,
-                            message_id=m.message_id,
-                            type=m.type,
-                            correlation_id=m.correlation_id,
-                            timestamp=m.timestamp,
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        ),
-                        routing_key=m.routing_key,
-                    )
-                    for m in messages[i : i + 200]
-                )
-            )
+            batch = messages[i : i + 200]
+            await asyncio.gather(*(exchange.publish(_message(m), m.routing_key) for m in batch))
         published = time.perf_counter() - started
         deadline = time.monotonic() + 60
-        while (done := await _debits(engine, token_type)) < len(messages):
+        while (done := await debits(engine, token_type)) < len(messages):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {done} of {len(messages)} debits after 60 s")
             await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(consumer.pid) - cpu
     finally:
-        await _stop(consumer)
+        await stop(consumer)
         await topology.delete(channel)
         await channel.exchange_delete(topology.events_exchange)
         await connection.close()
@@ -309,7 +324,8 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     return (
         f"consumer (budget-consumer, prefetch 32, quorum queue, 1 tx per event): "
         f"{len(messages) / elapsed:,.0f} events/s ({len(messages):,} debits in {elapsed:.2f} s; "
-        f"publishing with confirms took {published:.2f} s of it)"
+        f"publishing with confirms took {published:.2f} s of it); "
+        f"consumer CPU {cpu / len(messages) * 1000:.2f} ms per event"
     )
 
 
