@@ -237,7 +237,7 @@ async def bench_hook(engine: AsyncEngine) -> str:
     if held != len(latencies["hold"]):
         raise RuntimeError(f"{len(latencies['hold'])} allow+hold calls made {held} holds")
     parts = [
-        f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool 10): "
+        f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool 10+10): "
         f"{len(every) / elapsed:,.0f} decisions/s, p50 {ms(every, 50):.1f} ms, "
         f"p99 {ms(every, 99):.1f} ms over {len(every):,} calls; "
         f"server CPU {cpu / len(every) * 1000:.2f} ms per decision"
