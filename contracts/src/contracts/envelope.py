@@ -19,6 +19,20 @@ EXCHANGE = "todos.events"
 SOURCE_TODOS = "todos-service"
 
 
+def exchange_arguments(exchange: str) -> dict[str, Any]:
+    """Arguments every service declares the events exchange with (RabbitMQ refuses others).
+
+    Its alternate exchange, `<exchange>.unrouted`, parks events no queue is bound for (a
+    type nobody subscribes to yet) instead of losing them or returning them forever.
+    """
+    return {"alternate-exchange": unrouted_name(exchange)}
+
+
+def unrouted_name(exchange: str) -> str:
+    """The alternate exchange and parking queue of `exchange`."""
+    return f"{exchange}.unrouted"
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 event; unknown extension attributes are kept."""
 

@@ -86,8 +86,10 @@ def alembic_config(database_url: str) -> Config:
 
 @pytest.fixture(scope="session")
 def migrated_database() -> Iterator[str]:
-    """The test database at `head` (run once per session)."""
-    command.upgrade(alembic_config(TEST_DATABASE_URL), "head")
+    """The test database rebuilt at `head` (once per session; the schema may have changed)."""
+    config = alembic_config(TEST_DATABASE_URL)
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
     return TEST_DATABASE_URL
 
 

@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import insert
 
+from contracts.envelope import exchange_arguments
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 from todos.adapters.broker import BrokerConnection
@@ -126,7 +127,10 @@ async def bench_relay(rows: int = 5000) -> str:
     admin = await aio_pika.connect(AMQP)
     channel = await admin.channel()
     exchange = await channel.declare_exchange(
-        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        exchange_name,
+        aio_pika.ExchangeType.TOPIC,
+        durable=True,
+        arguments=exchange_arguments(exchange_name),
     )
     queue = await channel.declare_queue(
         f"{exchange_name}.q", durable=True, arguments={"x-queue-type": "quorum"}

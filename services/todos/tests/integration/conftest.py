@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.envelope import exchange_arguments
 from tests.conftest import TEST_AMQP_URL
 from todos.adapters.db import make_engine
 from todos.adapters.tables import outbox
@@ -53,7 +54,10 @@ async def bound_queue(
     """A private queue bound to every routing key of the test's exchange."""
     channel = await amqp.channel()
     exchange = await channel.declare_exchange(
-        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        exchange_name,
+        aio_pika.ExchangeType.TOPIC,
+        durable=True,
+        arguments=exchange_arguments(exchange_name),
     )
     queue = await channel.declare_queue(f"{exchange_name}.q", exclusive=True, auto_delete=True)
     await queue.bind(exchange, "#")

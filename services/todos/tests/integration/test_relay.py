@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from contracts.envelope import CONTENT_TYPE, parse_event
+from contracts.envelope import CONTENT_TYPE, parse_event, unrouted_name
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 from tests.conftest import TEST_AMQP_URL
@@ -97,8 +97,9 @@ async def test_the_relay_delivers_parseable_cloudevents(
 async def test_an_unroutable_publish_is_not_marked_sent(
     engine: AsyncEngine, broker: BrokerConnection, exchange_name: str
 ) -> None:
-    ids = await _add_rows(engine, 2)  # the exchange has no queue bound: nothing can route
-    relay = OutboxRelay(engine, AmqpPublisher(broker, exchange_name, timeout=5).publish)
+    ids = await _add_rows(engine, 2)  # no queue bound and no parking queue: nothing can route
+    publisher = AmqpPublisher(broker, exchange_name, timeout=5, park_unrouted=False)
+    relay = OutboxRelay(engine, publisher.publish)
     result = await relay.drain_once()
     assert (result.published, result.failed) == (0, 2)
     assert await _unsent(engine, ids) == 2
@@ -176,3 +177,41 @@ async def test_two_relays_at_once_lose_no_row(
         assert await eventually(lambda: _all_sent(engine, ids))
     messages = await collect(bound_queue, lambda got: {m.message_id for m in got} >= ids)
     assert {m.message_id for m in messages} == ids
+
+
+async def test_an_event_no_queue_is_bound_for_is_parked_and_marked_sent(
+    engine: AsyncEngine,
+    broker: BrokerConnection,
+    exchange_name: str,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> None:
+    ids = await _add_rows(engine, 3)  # nothing is bound to the exchange itself
+    relay = OutboxRelay(engine, AmqpPublisher(broker, exchange_name, timeout=5).publish)
+    try:
+        result = await relay.drain_once()
+        assert (result.published, result.failed) == (3, 0)
+        assert await _unsent(engine, ids) == 0
+        channel = await amqp.channel()
+        parked = await channel.declare_queue(unrouted_name(exchange_name), passive=True)
+        messages = await collect(parked, lambda got: len(got) >= 3, seconds=5)
+        assert {parse_event(m.body).envelope.id for m in messages} == {UUID(i) for i in ids}
+    finally:
+        channel = await amqp.channel()
+        await channel.queue_delete(unrouted_name(exchange_name))
+        await channel.exchange_delete(unrouted_name(exchange_name))
+
+
+async def test_a_failed_row_waits_alone_while_later_rows_go_on(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str
+) -> None:
+    failed = await _add_rows(engine, 1)
+    publisher = AmqpPublisher(broker, exchange_name, timeout=5, park_unrouted=False)
+    relay = OutboxRelay(engine, publisher.publish)
+    assert (await relay.drain_once()).failed == 1  # unroutable: it backs off on its own
+
+    # The failed row is not claimed again at once: the next drain sees no work, not the same row.
+    assert (await relay.drain_once()).claimed == 0
+    later = await _add_rows(engine, 2)
+    again = await relay.drain_once()
+    assert again.claimed == 2  # only the new rows; they fail too (nothing routes) ...
+    assert await _unsent(engine, failed | later) == 3  # ... and nothing was marked sent

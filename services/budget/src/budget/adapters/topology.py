@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from contracts.envelope import exchange_arguments
 from contracts.events import TaskCompleted, TaskCompletionAborted, TaskDeleted
 
 # `*` matches the version segment, so a future `.v2` beside `.v1` is routed here too.
@@ -61,7 +62,10 @@ class Topology:
 
     async def _events_exchange(self, channel: AbstractChannel) -> AbstractExchange:
         return await channel.declare_exchange(
-            self.events_exchange, ExchangeType.TOPIC, durable=True
+            self.events_exchange,
+            ExchangeType.TOPIC,
+            durable=True,
+            arguments=exchange_arguments(self.events_exchange),
         )
 
     async def delete(self, channel: AbstractChannel) -> None:

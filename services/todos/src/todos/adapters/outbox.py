@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import CloudEvent, build_envelope
@@ -57,7 +57,10 @@ async def claim(conn: AsyncConnection, limit: int) -> list[PendingRow]:
     """Lock up to `limit` unsent rows in id order; rows another relay holds are skipped."""
     query = (
         select(outbox.c.id, outbox.c.envelope)
-        .where(outbox.c.published_at.is_(None))
+        .where(
+            outbox.c.published_at.is_(None),
+            or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= func.now()),
+        )
         .order_by(outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -79,7 +82,16 @@ async def mark_failed(conn: AsyncConnection, row_id: int, error: str) -> None:
     await conn.execute(
         update(outbox)
         .where(outbox.c.id == row_id)
-        .values(attempts=outbox.c.attempts + 1, last_error=error[:MAX_ERROR_LENGTH])
+        .values(
+            attempts=outbox.c.attempts + 1,
+            last_error=error[:MAX_ERROR_LENGTH],
+            # This row alone waits (0.5 s doubling, at most a minute); the others go on.
+            next_attempt_at=func.now()
+            + func.least(
+                text("interval '500 milliseconds'") * func.power(2, outbox.c.attempts),
+                text("interval '60 seconds'"),
+            ),
+        )
     )
 
 

@@ -1,11 +1,17 @@
-"""Publishes outbox envelopes to the topic exchange: persistent, confirmed, mandatory."""
+"""Publishes outbox envelopes to the topic exchange: persistent, confirmed, mandatory.
+
+The exchange's alternate exchange parks events that no queue is bound for (for instance
+`todos.task.created.v1`, which nobody subscribes to yet) in the durable `<exchange>.unrouted`
+queue, where an operator can read or shovel them. Only when even that path is missing is a
+message returned unroutable, and then its outbox row stays unsent.
+"""
 
 import asyncio
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
-from contracts.envelope import CloudEvent, to_amqp
+from contracts.envelope import CloudEvent, exchange_arguments, to_amqp, unrouted_name
 from todos.adapters.broker import BrokerConnection
 
 
@@ -16,10 +22,18 @@ class AmqpPublisher:
     but not delivered, and must not count as published.
     """
 
-    def __init__(self, broker: BrokerConnection, exchange_name: str, *, timeout: float) -> None:
+    def __init__(
+        self,
+        broker: BrokerConnection,
+        exchange_name: str,
+        *,
+        timeout: float,
+        park_unrouted: bool = True,
+    ) -> None:
         self._broker = broker
         self._exchange_name = exchange_name
         self._timeout = timeout
+        self._park_unrouted = park_unrouted
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._lock = asyncio.Lock()
@@ -32,8 +46,13 @@ class AmqpPublisher:
                 self._channel = await connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
+                if self._park_unrouted:
+                    await _declare_parking(self._channel, unrouted_name(self._exchange_name))
                 self._exchange = await self._channel.declare_exchange(
-                    self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+                    self._exchange_name,
+                    aio_pika.ExchangeType.TOPIC,
+                    durable=True,
+                    arguments=exchange_arguments(self._exchange_name),
                 )
             return self._exchange
 
@@ -54,3 +73,9 @@ class AmqpPublisher:
         await exchange.publish(
             message, routing_key=amqp.routing_key, mandatory=True, timeout=self._timeout
         )
+
+
+async def _declare_parking(channel: AbstractChannel, name: str) -> None:
+    exchange = await channel.declare_exchange(name, aio_pika.ExchangeType.FANOUT, durable=True)
+    queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+    await queue.bind(exchange)

@@ -90,7 +90,7 @@ class OutboxRelay:
                 if result is None:
                     break
                 await self._update_backlog()
-                if result.failed:
+                if result.failed and not result.published:  # the broker itself is in trouble
                     backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF_SECONDS)
                     await self._sleep(backoff, wake_on_notify=False)
                 elif result.claimed < self._batch_size:
