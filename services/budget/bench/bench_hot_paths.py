@@ -286,7 +286,7 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     connection = await aio_pika.connect(AMQP)
     channel = await connection.channel()  # with publisher confirms
     # Declared here too (idempotent, same arguments), so publishing needs no race with start-up.
-    await topology.declare(channel)
+    await topology.declare(connection, channel)
     exchange = await channel.get_exchange(topology.events_exchange)
     consumer = await spawn(
         ["-c", CONSUMER],

@@ -85,7 +85,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-        sa.CheckConstraint("status IN ('active', 'captured', 'released', 'expired')", name="holds_status_valid"),
+        sa.CheckConstraint("status IN ('active', 'captured', 'released')", name="holds_status_valid"),
         sa.CheckConstraint("amount > 0", name="holds_amount_positive"),
     )
     op.create_index(

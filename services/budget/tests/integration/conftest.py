@@ -145,7 +145,7 @@ async def broker(consumer_settings: Settings) -> AsyncIterator[Broker]:
     connection = await aio_pika.connect(TEST_AMQP_URL, timeout=10)
     channel = await connection.channel(publisher_confirms=True)
     topology = topology_of(consumer_settings)
-    await topology.declare(channel)
+    await topology.declare(connection, channel)
     yield Broker(connection, channel, topology)
     with contextlib.suppress(Exception):
         await topology.delete(channel)

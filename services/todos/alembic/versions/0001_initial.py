@@ -43,7 +43,6 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("last_error", sa.Text()),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
     )
     op.create_index(
         "ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")

@@ -215,3 +215,26 @@ async def test_a_failed_row_waits_alone_while_later_rows_go_on(
     again = await relay.drain_once()
     assert again.claimed == 2  # only the new rows; they fail too (nothing routes) ...
     assert await _unsent(engine, failed | later) == 3  # ... and nothing was marked sent
+
+
+async def test_an_events_exchange_made_before_its_arguments_is_used_as_it_is(
+    engine: AsyncEngine,
+    broker: BrokerConnection,
+    exchange_name: str,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> None:
+    channel = await amqp.channel()
+    old = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(f"{exchange_name}.old", exclusive=True, auto_delete=True)
+    await queue.bind(old, "#")
+    ids = await _add_rows(engine, 2)
+
+    relay = OutboxRelay(engine, AmqpPublisher(broker, exchange_name, timeout=5).publish)
+    try:
+        result = await relay.drain_once()
+        messages = await collect(queue, lambda got: len(got) >= 2, seconds=5)
+    finally:
+        await channel.queue_delete(unrouted_name(exchange_name))
+        await channel.exchange_delete(unrouted_name(exchange_name))
+    assert (result.published, result.failed) == (2, 0)
+    assert {parse_event(m.body).envelope.id for m in messages} == {UUID(i) for i in ids}

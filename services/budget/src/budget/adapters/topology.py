@@ -8,11 +8,15 @@ RabbitMQ only allows together with `overflow=reject-publish`.
 
 from dataclasses import dataclass
 
+import structlog
 from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
+from aio_pika.exceptions import ChannelPreconditionFailed
 
 from contracts.envelope import exchange_arguments
 from contracts.events import TaskCompleted, TaskCompletionAborted, TaskDeleted
+
+log = structlog.get_logger(__name__)
 
 # `*` matches the version segment, so a future `.v2` beside `.v1` is routed here too.
 BINDING_KEYS = tuple(
@@ -35,9 +39,11 @@ class Topology:
     def dead_letter_queue(self) -> str:
         return f"{self.queue}.dlq"
 
-    async def declare(self, channel: AbstractChannel) -> AbstractQueue:
-        """Declare (idempotently) everything and return the main queue."""
-        events = await self._events_exchange(channel)
+    async def declare(
+        self, connection: AbstractConnection, channel: AbstractChannel
+    ) -> AbstractQueue:
+        """Declare (idempotently) everything and return the main queue, on `channel`."""
+        await declare_events_exchange(connection, self.events_exchange)
         dlx = await channel.declare_exchange(
             self.dead_letter_exchange, ExchangeType.FANOUT, durable=True
         )
@@ -57,19 +63,31 @@ class Topology:
             },
         )
         for key in BINDING_KEYS:
-            await queue.bind(events, routing_key=key)
+            await queue.bind(self.events_exchange, routing_key=key)
         return queue
-
-    async def _events_exchange(self, channel: AbstractChannel) -> AbstractExchange:
-        return await channel.declare_exchange(
-            self.events_exchange,
-            ExchangeType.TOPIC,
-            durable=True,
-            arguments=exchange_arguments(self.events_exchange),
-        )
 
     async def delete(self, channel: AbstractChannel) -> None:
         """Remove what `declare` made except the shared events exchange (tests clean up)."""
         await channel.queue_delete(self.queue)
         await channel.queue_delete(self.dead_letter_queue)
         await channel.exchange_delete(self.dead_letter_exchange)
+
+
+async def declare_events_exchange(connection: AbstractConnection, name: str) -> None:
+    """Declare the shared events exchange as the contract says, or accept an older one.
+
+    RabbitMQ cannot add an alternate exchange to an existing exchange, and refuses (closing
+    the channel) a declare with other arguments. An exchange made before the contract had
+    them is used as it is: todos then retries unroutable events instead of parking them.
+    """
+    channel = await connection.channel()
+    try:
+        await channel.declare_exchange(
+            name, ExchangeType.TOPIC, durable=True, arguments=exchange_arguments(name)
+        )
+    except ChannelPreconditionFailed:
+        log.warning("events_exchange_predates_its_arguments", exchange=name)
+        channel = await connection.channel()
+        await channel.get_exchange(name, ensure=True)
+    finally:
+        await channel.close()

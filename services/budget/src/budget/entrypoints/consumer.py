@@ -40,7 +40,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
             return
         # A robust channel re-declares the queue and restarts the consumer after a reconnect.
         channel = await connection.channel()
-        queue = await topology_of(settings).declare(channel)
+        queue = await topology_of(settings).declare(connection, channel)
         await consumer.start(channel, queue, settings.consumer_prefetch)
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()

@@ -17,7 +17,7 @@ async def run(settings: Settings, command: str, ids: list[str] | None) -> int:
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         topology = topology_of(settings)
-        await topology.declare(channel)
+        await topology.declare(connection, channel)
         if command == "list":
             letters = await list_dead_letters(channel, topology)
             print(f"{'TYPE':<36} {'ID':<36} {'DELIVERIES':>10}  REASON")

@@ -9,10 +9,14 @@ message returned unroutable, and then its outbox row stays unsent.
 import asyncio
 
 import aio_pika
+import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange
+from aio_pika.exceptions import ChannelPreconditionFailed
 
 from contracts.envelope import CloudEvent, exchange_arguments, to_amqp, unrouted_name
 from todos.adapters.broker import BrokerConnection
+
+log = structlog.get_logger(__name__)
 
 
 class AmqpPublisher:
@@ -48,12 +52,25 @@ class AmqpPublisher:
                 )
                 if self._park_unrouted:
                     await _declare_parking(self._channel, unrouted_name(self._exchange_name))
-                self._exchange = await self._channel.declare_exchange(
-                    self._exchange_name,
-                    aio_pika.ExchangeType.TOPIC,
-                    durable=True,
-                    arguments=exchange_arguments(self._exchange_name),
-                )
+                try:
+                    self._exchange = await self._channel.declare_exchange(
+                        self._exchange_name,
+                        aio_pika.ExchangeType.TOPIC,
+                        durable=True,
+                        arguments=exchange_arguments(self._exchange_name),
+                    )
+                except ChannelPreconditionFailed:
+                    # RabbitMQ cannot add an alternate exchange to an existing exchange: use one
+                    # made before the contract had it; unroutable rows are then retried.
+                    log.warning(
+                        "events_exchange_predates_its_arguments", exchange=self._exchange_name
+                    )
+                    self._channel = await connection.channel(
+                        publisher_confirms=True, on_return_raises=True
+                    )
+                    self._exchange = await self._channel.get_exchange(
+                        self._exchange_name, ensure=True
+                    )
             return self._exchange
 
     async def publish(self, envelope: CloudEvent) -> None:
