@@ -31,7 +31,7 @@ def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, where
         problems.append(f"{where}: allowed values narrowed (lost {lost})")
     old_props: Schema = old.get("properties", {})
     new_props: Schema = new.get("properties", {})
-    for name in old_props.keys() - new_props.keys():
+    for name in sorted(old_props.keys() - new_props.keys()):
         problems.append(f"{where}.{name}: field removed")
     for name in sorted(set(new.get("required", [])) - set(old.get("required", []))):
         problems.append(f"{where}.{name}: field is now required")
@@ -40,7 +40,7 @@ def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, where
             old_props[name], new_props[name], old_root, new_root, f"{where}.{name}"
         )
     old_branches, new_branches = _branches(old, old_root), _branches(new, new_root)
-    for title in old_branches.keys() - new_branches.keys():
+    for title in sorted(old_branches.keys() - new_branches.keys()):
         problems.append(f"{where}: variant {title} removed")
     for title in sorted(old_branches.keys() & new_branches.keys()):
         problems += _compare(

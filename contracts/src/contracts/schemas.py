@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from contracts.compat import incompatibilities
 from contracts.envelope import CloudEvent
@@ -32,7 +32,7 @@ def exported_schemas() -> dict[str, dict[str, Any]]:
         HOOK_DECISION, "HookDecision"
     )
     schemas["cloudevent.json"] = CloudEvent.model_json_schema()
-    schemas["problem.json"] = _model_schema(Problem)
+    schemas["problem.json"] = Problem.model_json_schema()
     return schemas
 
 
@@ -81,10 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     if problems and not args.check:
         print("A published type changed incompatibly: add a new .vN type instead.", file=sys.stderr)
     return 1 if problems else 0
-
-
-def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
 
 
 def _adapter_schema(adapter: TypeAdapter[Any], title: str) -> dict[str, Any]:

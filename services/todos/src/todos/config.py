@@ -5,6 +5,8 @@ from typing import Literal, Self
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.envelope import EXCHANGE
+
 DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
 
 
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    events_exchange: str = "todos.events"
+    events_exchange: str = EXCHANGE
     db_pool_size: int = Field(default=10, ge=1)
 
     jwt_public_key: str | None = None
