@@ -4,6 +4,7 @@ databases, exchange and queue; the tests talk only to its gateway and to RabbitM
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,9 +19,17 @@ from e2e.stack import RunningStack, StackConfig, listening
 pytestmark = pytest.mark.e2e
 
 
+# Two suites may run side by side on one machine (e.g. two checkouts): E2E_PORT_OFFSET shifts
+# every port, E2E_DB_SUFFIX every database name.
+PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
+DB_SUFFIX = os.environ.get("E2E_DB_SUFFIX", "")
+
+
 def stack_config(name: str, base: int, replicas: int = 1) -> StackConfig:
     """Ports from `base` (gateway base+80 ...), names unique to this session."""
     run = uuid.uuid4().hex[:8]
+    base += PORT_OFFSET
+    name += DB_SUFFIX
     return StackConfig(
         name=name,
         gateway_port=base + 80,
