@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from contracts.envelope import AmqpMessage, build_envelope, to_amqp
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+# The same broker the launcher uses (it honours AMQP_URL too).
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def completed_message(task_id: str, owner_id: uuid.UUID) -> AmqpMessage:
