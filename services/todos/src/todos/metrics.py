@@ -23,3 +23,10 @@ EVENTS_PUBLISHED = Counter(
 PUBLISH_FAILURES = Counter(
     "todos_event_publish_failures_total", "Publishes not confirmed (returned, nacked, timed out)"
 )
+EVENTS_PARKED = Gauge(
+    "todos_events_parked_messages",
+    "Events in the parking queue `<exchange>.unrouted`: published, but no queue was bound for them",
+)
+OUTBOX_PURGED = Counter(
+    "todos_outbox_purged_rows_total", "Published outbox rows deleted after the retention"
+)

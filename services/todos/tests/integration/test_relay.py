@@ -2,17 +2,19 @@
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from contracts.envelope import CONTENT_TYPE, parse_event, unrouted_name
+from contracts.envelope import CONTENT_TYPE, CloudEvent, parse_event, unrouted_name
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 from tests.conftest import TEST_AMQP_URL
@@ -238,3 +240,43 @@ async def test_an_events_exchange_made_before_its_arguments_is_used_as_it_is(
         await channel.exchange_delete(unrouted_name(exchange_name))
     assert (result.published, result.failed) == (2, 0)
     assert {parse_event(m.body).envelope.id for m in messages} == {UUID(i) for i in ids}
+
+
+async def test_a_row_that_always_fails_neither_stalls_the_relay_nor_undoes_other_marks(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    poison = await _add_rows(engine, 1)
+    async with engine.begin() as conn:  # it has failed for ages: 2**1000 half-seconds of backoff
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.event_id.in_([UUID(i) for i in poison]))
+            .values(attempts=1000)
+        )
+    later = await _add_rows(engine, 5)
+    real = AmqpPublisher(broker, exchange_name, timeout=5).publish
+    sent: Counter[str] = Counter()
+
+    async def publish(envelope: CloudEvent) -> None:
+        sent[str(envelope.id)] += 1
+        if str(envelope.id) in poison:
+            raise RuntimeError("this row is refused")
+        await real(envelope)
+
+    relay = OutboxRelay(engine, publish, poll_interval=0.05)
+    async with _running(relay):
+        assert await eventually(lambda: _all_sent(engine, later), seconds=5)
+        await asyncio.sleep(0.5)  # a stalled relay would republish the same rows meanwhile
+    assert {i: sent[i] for i in later} == dict.fromkeys(later, 1)
+    assert sent[next(iter(poison))] == 1  # it waits on its own, at most a minute
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.published_at).where(
+                    outbox.c.event_id.in_([UUID(i) for i in poison])
+                )
+            )
+        ).one()
+    assert row.attempts == 1001 and row.published_at is None
+    assert row.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=61)
+    messages = await collect(bound_queue, lambda got: len(got) >= 5, seconds=5)
+    assert {m.message_id for m in messages} == later

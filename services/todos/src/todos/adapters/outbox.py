@@ -6,10 +6,10 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import CloudEvent, build_envelope
@@ -18,6 +18,8 @@ from todos.adapters.tables import outbox
 
 NOTIFY_CHANNEL = "todos_outbox"
 MAX_ERROR_LENGTH = 1000
+# 0.5 s * 2**7 = 64 s is past the one-minute cap already; a larger exponent only overflows.
+MAX_BACKOFF_EXPONENT = 7
 
 
 def outbox_envelope(event: IntegrationEvent, *, correlation_id: str | None) -> CloudEvent:
@@ -79,27 +81,63 @@ async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
 
 
 async def mark_failed(conn: AsyncConnection, row_id: int, error: str) -> None:
+    """Count a failed publish of this row; it alone waits (0.5 s doubling, at most a minute)."""
     await conn.execute(
         update(outbox)
         .where(outbox.c.id == row_id)
         .values(
             attempts=outbox.c.attempts + 1,
             last_error=error[:MAX_ERROR_LENGTH],
-            # This row alone waits (0.5 s doubling, at most a minute); the others go on.
+            # The exponent is capped before the power: PostgreSQL has no interval of 2**45 s.
             next_attempt_at=func.now()
             + func.least(
-                text("interval '500 milliseconds'") * func.power(2, outbox.c.attempts),
+                text("interval '500 milliseconds'")
+                * func.power(2, func.least(outbox.c.attempts, MAX_BACKOFF_EXPONENT)),
                 text("interval '60 seconds'"),
             ),
         )
     )
 
 
-async def backlog(conn: AsyncConnection) -> tuple[int, float]:
-    """Unsent rows and the age in seconds of the oldest (0 when none)."""
-    query = select(func.count(), func.min(outbox.c.created_at)).where(
-        outbox.c.published_at.is_(None)
+async def release_backoff(conn: AsyncConnection) -> int:
+    """Make every unsent row that waits on its own due now; how many there were."""
+    result = await conn.execute(
+        update(outbox)
+        .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at > func.now())
+        .values(next_attempt_at=None)
     )
-    count, oldest = (await conn.execute(query)).one()
+    return result.rowcount
+
+
+async def backlog(conn: AsyncConnection) -> tuple[int, float]:
+    """Unsent rows and the age in seconds of the oldest (0 when none).
+
+    Both read the partial index of unsent rows only (ids grow with `created_at`), never the
+    published history.
+    """
+    count = (
+        await conn.execute(select(func.count()).where(outbox.c.published_at.is_(None)))
+    ).scalar_one()
+    oldest = (
+        await conn.execute(
+            select(outbox.c.created_at)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
     age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
     return int(count), max(age, 0.0)
+
+
+async def purge_published(conn: AsyncConnection, retention: timedelta, limit: int) -> int:
+    """Delete up to `limit` rows published more than `retention` ago; how many went."""
+    doomed = (
+        select(outbox.c.id)
+        .where(outbox.c.published_at < func.now() - retention)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # another relay purging at once takes other rows
+        .scalar_subquery()
+    )
+    result = await conn.execute(delete(outbox).where(outbox.c.id.in_(doomed)))
+    return result.rowcount

@@ -11,10 +11,11 @@ import asyncio
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange
-from aio_pika.exceptions import ChannelPreconditionFailed
+from aio_pika.exceptions import ChannelPreconditionFailed, DeliveryError
 
 from contracts.envelope import CloudEvent, exchange_arguments, to_amqp, unrouted_name
 from todos.adapters.broker import BrokerConnection
+from todos.adapters.relay import BrokerUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -74,9 +75,16 @@ class AmqpPublisher:
             return self._exchange
 
     async def publish(self, envelope: CloudEvent) -> None:
-        """Publish one envelope and wait for its confirm (bounded by the publish timeout)."""
-        async with asyncio.timeout(self._timeout):  # the broker may be down: do not wait forever
-            exchange = await self.ensure_exchange()
+        """Publish one envelope and wait for its confirm (bounded by the publish timeout).
+
+        Raises `DeliveryError` when the broker refused this message (returned or nacked) and
+        `BrokerUnavailableError` for anything else: then no message could have gone.
+        """
+        try:
+            async with asyncio.timeout(self._timeout):  # the broker may be down: do not hang
+                exchange = await self.ensure_exchange()
+        except Exception as exc:
+            raise BrokerUnavailableError(f"{type(exc).__name__}: {exc}") from exc
         amqp = to_amqp(envelope)
         message = aio_pika.Message(
             body=amqp.body,
@@ -87,9 +95,28 @@ class AmqpPublisher:
             timestamp=amqp.timestamp,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        await exchange.publish(
-            message, routing_key=amqp.routing_key, mandatory=True, timeout=self._timeout
-        )
+        try:
+            await exchange.publish(
+                message, routing_key=amqp.routing_key, mandatory=True, timeout=self._timeout
+            )
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise BrokerUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def parked_depth(self) -> int:
+        """Messages in the parking queue, read with a passive declare (cheap, no side effect)."""
+        async with asyncio.timeout(self._timeout):
+            connection = await self._broker.ready()
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(
+                    unrouted_name(self._exchange_name), passive=True
+                )
+                return queue.declaration_result.message_count or 0
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
 
 
 async def _declare_parking(channel: AbstractChannel, name: str) -> None:

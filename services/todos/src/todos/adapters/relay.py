@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg  # type: ignore[import-untyped]
 import structlog
@@ -17,14 +18,41 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.envelope import CloudEvent
-from todos.adapters.outbox import NOTIFY_CHANNEL, backlog, claim, mark_failed, mark_published
-from todos.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_UNSENT, PUBLISH_FAILURES
+from todos.adapters.outbox import (
+    NOTIFY_CHANNEL,
+    backlog,
+    claim,
+    mark_failed,
+    mark_published,
+    purge_published,
+    release_backoff,
+)
+from todos.metrics import (
+    EVENTS_PARKED,
+    EVENTS_PUBLISHED,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PURGED,
+    OUTBOX_UNSENT,
+    PUBLISH_FAILURES,
+)
 
 log = structlog.get_logger(__name__)
 
+
+class BrokerUnavailableError(Exception):
+    """No publish can succeed now (broker down, connection lost): not the row's fault."""
+
+
+# Returns once the broker confirmed the event. Raises BrokerUnavailableError when the broker
+# cannot take anything; any other exception means that this one event was refused.
 Publish = Callable[[CloudEvent], Awaitable[None]]
+ParkedDepth = Callable[[], Awaitable[int]]
+
 DB_ERRORS = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 MAX_BACKOFF_SECONDS = 10.0
+# While the broker is away every attempt waits for the publish timeout anyway; a short cap
+# keeps the lag after it returns to about this much.
+MAX_BROKER_BACKOFF_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +60,7 @@ class DrainResult:
     published: int
     failed: int
     claimed: int
+    broker_down: bool = False
 
 
 class OutboxRelay:
@@ -42,11 +71,22 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        metrics_interval: float = 5.0,
+        parked_depth: ParkedDepth | None = None,
+        retention: timedelta | None = None,
+        purge_interval: float = 60.0,
+        purge_batch: int = 1000,
     ) -> None:
         self._engine = engine
         self._publish = publish
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._metrics_interval = metrics_interval
+        self._parked_depth = parked_depth
+        self._retention = retention
+        self._purge_interval = purge_interval
+        self._purge_batch = purge_batch
+        self._broker_was_down = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -56,7 +96,12 @@ class OutboxRelay:
         self._wake.set()
 
     async def drain_once(self) -> DrainResult:
-        """Claim one batch, publish it with confirms in flight together, mark what was confirmed."""
+        """Claim one batch, publish it with confirms in flight together, mark what was confirmed.
+
+        A broker outage marks no row: the whole relay backs off instead (see `run`). A row the
+        broker refused waits on its own; that bookkeeping runs in a savepoint, so whatever
+        goes wrong with it can never undo the marks of the rows that were confirmed.
+        """
         async with self._engine.connect() as conn, conn.begin():
             rows = await claim(conn, self._batch_size)
             if not rows:
@@ -64,24 +109,38 @@ class OutboxRelay:
             results = await asyncio.gather(
                 *(self._publish(row.envelope) for row in rows), return_exceptions=True
             )
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # cancellation and the like are not publish failures
             done = [row for row, r in zip(rows, results, strict=True) if r is None]
             await mark_published(conn, [row.id for row in done])
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
-                    if not isinstance(result, Exception):
-                        raise result  # cancellation and the like are not publish failures
-                    await mark_failed(conn, row.id, f"{type(result).__name__}: {result}")
+            refused = [
+                (row, r)
+                for row, r in zip(rows, results, strict=True)
+                if isinstance(r, Exception) and not isinstance(r, BrokerUnavailableError)
+            ]
+            broker_down = any(isinstance(r, BrokerUnavailableError) for r in results)
+            if refused:
+                try:
+                    async with conn.begin_nested():
+                        for row, exc in refused:
+                            await mark_failed(conn, row.id, f"{type(exc).__name__}: {exc}")
+                except SQLAlchemyError as exc:
+                    log.error("outbox_failure_bookkeeping_failed", error=repr(exc))
         for row in done:
             EVENTS_PUBLISHED.labels(row.envelope.type).inc()
         failed = len(rows) - len(done)
         if failed:
             PUBLISH_FAILURES.inc(failed)
-            log.warning("outbox_publish_failed", failed=failed, published=len(done))
-        return DrainResult(len(done), failed, len(rows))
+            log.warning(
+                "outbox_publish_failed", failed=failed, published=len(done), broker_down=broker_down
+            )
+        return DrainResult(len(done), failed, len(rows), broker_down)
 
     async def run(self) -> None:
         """Drain until `stop()`: on NOTIFY, on every poll interval, with backoff on failures."""
         listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        maintenance = asyncio.create_task(self._maintain(), name="outbox-maintenance")
         backoff = 0.0
         try:
             while not self._stop.is_set():
@@ -89,17 +148,28 @@ class OutboxRelay:
                 result = await self._drain_retrying_db()
                 if result is None:
                     break
-                await self._update_backlog()
-                if result.failed and not result.published:  # the broker itself is in trouble
-                    backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF_SECONDS)
+                if result.published and self._broker_was_down:
+                    await self._broker_is_back()
+                if result.broker_down and not result.published:
+                    self._broker_was_down = True
+                    backoff = min(max(backoff * 2, 0.2), MAX_BROKER_BACKOFF_SECONDS)
                     await self._sleep(backoff, wake_on_notify=False)
                 elif result.claimed < self._batch_size:
                     backoff = 0.0
                     await self._sleep(self._poll_interval, wake_on_notify=True)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, maintenance):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _broker_is_back(self) -> None:
+        """Rows that backed off on their own during the outage are due again at once."""
+        with contextlib.suppress(*DB_ERRORS):
+            async with self._engine.begin() as conn:
+                released = await release_backoff(conn)
+            self._broker_was_down = False
+            log.info("outbox_broker_back", released=released)
 
     async def _drain_retrying_db(self) -> DrainResult | None:
         """One drain; database outages are waited out with jittered exponential backoff."""
@@ -122,12 +192,50 @@ class OutboxRelay:
             return None  # stopping while the database is down
         return None
 
-    async def _update_backlog(self) -> None:
-        with contextlib.suppress(*DB_ERRORS):
+    async def _maintain(self) -> None:
+        """Every metrics interval: the backlog and parking gauges; now and then, the purge."""
+        next_purge = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.update_gauges()
+            if self._retention is not None and loop.time() >= next_purge:
+                await self.purge()
+                next_purge = loop.time() + self._purge_interval
+            await asyncio.sleep(self._metrics_interval)
+
+    async def update_gauges(self) -> None:
+        """Set the backlog gauges (two index reads) and the parked-events gauge."""
+        try:
             async with self._engine.connect() as conn:
                 count, age = await backlog(conn)
             OUTBOX_UNSENT.set(count)
             OUTBOX_OLDEST_AGE.set(age)
+        except DB_ERRORS as exc:
+            log.debug("outbox_backlog_unknown", error=repr(exc))
+        if self._parked_depth is not None:
+            try:
+                EVENTS_PARKED.set(await self._parked_depth())
+            except Exception as exc:  # noqa: BLE001 - a gauge must never stop the relay
+                log.debug("parked_depth_unknown", error=repr(exc))
+
+    async def purge(self) -> int:
+        """Delete rows published longer ago than the retention, batch by batch; how many."""
+        if self._retention is None:
+            return 0
+        purged = 0
+        try:
+            while not self._stop.is_set():
+                async with self._engine.begin() as conn:
+                    n = await purge_published(conn, self._retention, self._purge_batch)
+                purged += n
+                if n < self._purge_batch:
+                    break
+        except DB_ERRORS as exc:
+            log.warning("outbox_purge_failed", error=repr(exc))
+        if purged:
+            OUTBOX_PURGED.inc(purged)
+            log.info("outbox_purged", rows=purged)
+        return purged
 
     async def _sleep(self, seconds: float, *, wake_on_notify: bool) -> None:
         event = self._wake if wake_on_notify else self._stop

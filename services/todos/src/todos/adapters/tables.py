@@ -47,4 +47,7 @@ outbox = Table(
     Column("last_error", Text),
     Column("next_attempt_at", DateTime(timezone=True)),
     Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    Index(
+        "ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")
+    ),
 )

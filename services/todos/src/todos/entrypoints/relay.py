@@ -29,6 +29,12 @@ async def serve(settings: Settings) -> None:
         publisher.publish,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
+        metrics_interval=settings.relay_metrics_interval,
+        parked_depth=publisher.parked_depth,
+        retention=settings.relay_retention
+        if settings.relay_retention.total_seconds() > 0
+        else None,
+        purge_interval=settings.relay_purge_interval,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
