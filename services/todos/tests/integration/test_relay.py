@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
@@ -22,10 +22,11 @@ from tests.integration.conftest import TcpProxy, collect, eventually
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.outbox import outbox_row
 from todos.adapters.publisher import AmqpPublisher
-from todos.adapters.relay import OutboxRelay
+from todos.adapters.relay import BrokerUnavailableError, OutboxRelay
 from todos.adapters.tables import outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
+from todos.metrics import EVENTS_PARKED, OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
 from todos.service_layer import services
 
 
@@ -276,7 +277,120 @@ async def test_a_row_that_always_fails_neither_stalls_the_relay_nor_undoes_other
                 )
             )
         ).one()
-    assert row.attempts == 1001 and row.published_at is None
+    assert row.attempts == 1001
+    assert row.published_at is None
     assert row.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=61)
     messages = await collect(bound_queue, lambda got: len(got) >= 5, seconds=5)
     assert {m.message_id for m in messages} == later
+
+
+async def _attempts(engine: AsyncEngine, ids: set[str]) -> list[int]:
+    async with engine.connect() as conn:
+        query = select(outbox.c.attempts).where(outbox.c.event_id.in_([UUID(i) for i in ids]))
+        return list((await conn.execute(query)).scalars())
+
+
+async def test_after_a_broker_outage_the_backlog_drains_within_seconds(
+    engine: AsyncEngine, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    proxy = TcpProxy(URL(TEST_AMQP_URL).port or 5672)
+    await proxy.start()
+    broker = BrokerConnection(str(URL(TEST_AMQP_URL).with_port(proxy.port)), reconnect_interval=0.2)
+    broker.start()
+    relay = OutboxRelay(
+        engine, AmqpPublisher(broker, exchange_name, timeout=0.5).publish, poll_interval=0.1
+    )
+    try:
+        async with _running(relay):
+            warm = await _add_rows(engine, 1)
+            assert await eventually(lambda: _all_sent(engine, warm), seconds=5)
+            await proxy.stop()
+            # A row that backed off on its own before (say, the broker nacked it once) ...
+            earlier = await _add_rows(engine, 1)
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.event_id.in_([UUID(i) for i in earlier]))
+                    .values(attempts=6, next_attempt_at=func.now() + timedelta(seconds=60))
+                )
+            during = await _add_rows(engine, 5)
+            await asyncio.sleep(10)  # ... and rows written while the broker is away
+            assert await _unsent(engine, during | earlier) == 6
+            await proxy.start()
+            back = asyncio.get_running_loop().time()
+            assert await eventually(lambda: _all_sent(engine, during | earlier), seconds=15)
+            lag = asyncio.get_running_loop().time() - back
+    finally:
+        await broker.close()
+        await proxy.stop()
+    assert lag < 4.0, f"backlog drained {lag:.1f} s after the broker returned"
+    assert await _attempts(engine, during) == [1] * 5  # the outage was not counted per row
+
+
+async def test_the_backlog_is_counted_on_a_timer_not_after_every_batch(
+    engine: AsyncEngine, broker: BrokerConnection, exchange_name: str, bound_queue: AbstractQueue
+) -> None:
+    ids = await _add_rows(engine, 300)
+    counts: list[str] = []
+
+    def spy(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "count(" in statement.lower() and "event_id" not in statement:  # not ours below
+            counts.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", spy)
+    publisher = AmqpPublisher(broker, exchange_name, timeout=5)
+    relay = OutboxRelay(engine, publisher.publish, batch_size=10, poll_interval=0.1)
+    try:
+        async with _running(relay):
+            assert await eventually(lambda: _all_sent(engine, ids))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", spy)
+    assert len(counts) <= 2, f"{len(counts)} backlog counts for 30 batches"
+
+
+async def test_the_backlog_gauges_read_only_unsent_rows(engine: AsyncEngine) -> None:
+    await _add_rows(engine, 7)
+
+    async def unused(_: CloudEvent) -> None:
+        raise AssertionError("not publishing here")
+
+    async def parked() -> int:
+        return 4
+
+    relay = OutboxRelay(engine, unused, parked_depth=parked)
+    await relay.update_gauges()
+    assert OUTBOX_UNSENT._value.get() == 7
+    assert 0 <= OUTBOX_OLDEST_AGE._value.get() < 60
+    assert EVENTS_PARKED._value.get() == 4
+
+
+async def test_published_rows_are_purged_after_the_retention(engine: AsyncEngine) -> None:
+    old = await _add_rows(engine, 5)
+    recent = await _add_rows(engine, 2)
+    unsent = await _add_rows(engine, 2)
+    async with engine.begin() as conn:
+        for ids, ago in ((old, timedelta(days=2)), (recent, timedelta(hours=1))):
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.event_id.in_([UUID(i) for i in ids]))
+                .values(published_at=func.now() - ago)
+            )
+
+    async def broker_down(_: CloudEvent) -> None:
+        raise BrokerUnavailableError("down")
+
+    relay = OutboxRelay(
+        engine, broker_down, retention=timedelta(days=1), purge_batch=2, metrics_interval=0.05
+    )
+    async with _running(relay):
+        assert await eventually(lambda: _count(engine, old | recent | unsent, 4), seconds=5)
+    async with engine.connect() as conn:
+        left = (await conn.execute(select(outbox.c.event_id))).scalars().all()
+    assert {str(i) for i in left} >= recent | unsent
+    assert not {str(i) for i in left} & old
+
+
+async def _count(engine: AsyncEngine, ids: set[str], want: int) -> bool:
+    async with engine.connect() as conn:
+        query = select(func.count()).where(outbox.c.event_id.in_([UUID(i) for i in ids]))
+        return (await conn.execute(query)).scalar_one() == want

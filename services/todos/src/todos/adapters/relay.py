@@ -215,7 +215,7 @@ class OutboxRelay:
         if self._parked_depth is not None:
             try:
                 EVENTS_PARKED.set(await self._parked_depth())
-            except Exception as exc:  # noqa: BLE001 - a gauge must never stop the relay
+            except Exception as exc:  # a gauge must never stop the relay
                 log.debug("parked_depth_unknown", error=repr(exc))
 
     async def purge(self) -> int:
