@@ -4,25 +4,32 @@
 rejected, goes through the `<queue>.dlx` fanout exchange to the durable `<queue>.dlq`.
 Dead-lettering is at-least-once (the DLQ confirms before the source drops the message), which
 RabbitMQ only allows together with `overflow=reject-publish`.
+
+The queue is bound to the exact event types budget has a handler for, never to a version
+wildcard: a `.v2` published beside `.v1` (SPEC section 7) is parked by the exchange's alternate
+exchange instead of being dead-lettered here as unknown. The deployment declares the same
+topology (`definitions`, loaded by the broker at boot) so that no event is published before
+this queue exists.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from contracts.envelope import exchange_arguments
-from contracts.events import TaskCompleted, TaskCompletionAborted, TaskDeleted
+from budget.service_layer.events import HANDLERS
+from contracts.envelope import exchange_arguments, unrouted_name
 
 log = structlog.get_logger(__name__)
 
-# `*` matches the version segment, so a future `.v2` beside `.v1` is routed here too.
-BINDING_KEYS = tuple(
-    event.event_type.rsplit(".", 1)[0] + ".*"
-    for event in (TaskCompleted, TaskDeleted, TaskCompletionAborted)
-)
+# Exactly the versions budget reads: what it has a handler for.
+BINDING_KEYS = tuple(sorted(event.event_type for event in HANDLERS))
+# Earlier releases bound `<family>.*`, which routes every future version here too; `declare`
+# removes those bindings from an existing queue.
+LEGACY_BINDING_KEYS = tuple(sorted({key.rsplit(".", 1)[0] + ".*" for key in BINDING_KEYS}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +59,79 @@ class Topology:
         dlq = await channel.declare_queue(self.dead_letter_queue, durable=True)
         await dlq.bind(dlx)
         queue = await channel.declare_queue(
-            self.queue,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": self.dead_letter_exchange,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            },
+            self.queue, durable=True, arguments=self.queue_arguments
         )
         for key in BINDING_KEYS:
             await queue.bind(self.events_exchange, routing_key=key)
+        for key in LEGACY_BINDING_KEYS:  # idempotent: unbinding a missing binding is fine
+            await queue.unbind(self.events_exchange, routing_key=key)
         return queue
+
+    @property
+    def queue_arguments(self) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+
+    def definitions(self, vhost: str = "/") -> dict[str, Any]:
+        """The same topology as RabbitMQ definitions (exchanges, queues, bindings).
+
+        It includes the events exchange with its alternate exchange and the parking queue
+        that todos declares too, so the broker has every piece before either service starts.
+        """
+        parking = unrouted_name(self.events_exchange)
+
+        def exchange(name: str, kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "name": name,
+                "vhost": vhost,
+                "type": kind,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": arguments,
+            }
+
+        def queue(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "name": name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": arguments,
+            }
+
+        def binding(source: str, destination: str, key: str) -> dict[str, Any]:
+            return {
+                "source": source,
+                "vhost": vhost,
+                "destination": destination,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            }
+
+        return {
+            "exchanges": [
+                exchange(self.events_exchange, "topic", exchange_arguments(self.events_exchange)),
+                exchange(parking, "fanout", {}),
+                exchange(self.dead_letter_exchange, "fanout", {}),
+            ],
+            "queues": [
+                queue(parking, {"x-queue-type": "quorum"}),
+                queue(self.queue, self.queue_arguments),
+                queue(self.dead_letter_queue, {}),
+            ],
+            "bindings": [
+                binding(parking, parking, ""),
+                *(binding(self.events_exchange, self.queue, key) for key in BINDING_KEYS),
+                binding(self.dead_letter_exchange, self.dead_letter_queue, ""),
+            ],
+        }
 
     async def delete(self, channel: AbstractChannel) -> None:
         """Remove what `declare` made except the shared events exchange (tests clean up)."""
