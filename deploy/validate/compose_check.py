@@ -130,11 +130,19 @@ def check_references(doc: Mapping[str, Any], root: Path) -> None:
             if local and not (root / source).exists():
                 problems.append(f"{name}: bind mount source {source} does not exist")
     for name, config in (doc.get("configs") or {}).items():
-        if name.endswith("definitions"):
+        if "file" in config:
+            path = root / config["file"]
+            if not path.is_file():
+                problems.append(f"config {name}: no file at {config['file']}")
+                continue
+            text = path.read_text() if path.suffix == ".json" else None
+        else:
+            text = config.get("content", "") if name.endswith("definitions") else None
+        if text is not None:
             try:
-                json.loads(config.get("content", ""))
+                json.loads(text)
             except json.JSONDecodeError as e:
-                problems.append(f"config {name}: content is not JSON: {e}")
+                problems.append(f"config {name}: not JSON: {e}")
     if problems:
         raise ComposeError("; ".join(problems))
 

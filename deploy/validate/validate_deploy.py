@@ -13,25 +13,31 @@ from pathlib import Path
 
 import compose_check
 import k8s_check
+import ops_check
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_CONFIG = ROOT / "deploy/gateway/haproxy.cfg"
 # kustomize reads files only from below the kustomization, so the base keeps a copy.
 GATEWAY_CONFIG_COPY = ROOT / "deploy/k8s/base/gateway/haproxy.cfg"
+TOPOLOGY = ROOT / "deploy/rabbitmq/topology.json"
+TOPOLOGY_COPY = ROOT / "deploy/k8s/base/rabbitmq/topology.json"
+ALERTS = ROOT / "deploy/prometheus/alerts.yml"
+METRIC_SOURCES = sorted(ROOT.glob("services/*/src/*/metrics.py"))
 OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
 
 
-def check_gateway_copy() -> str:
-    """The base's haproxy.cfg must equal deploy/gateway/haproxy.cfg; refresh it outside CI."""
-    if filecmp.cmp(GATEWAY_CONFIG, GATEWAY_CONFIG_COPY, shallow=False):
-        return "gateway config copy is current"
+def check_copy(original: Path, copy: Path) -> str:
+    """kustomize's copy must equal the original; refresh it outside CI."""
+    if filecmp.cmp(original, copy, shallow=False):
+        return "copy is current"
     if os.environ.get("CI"):
         raise k8s_check.ManifestError(
-            f"{GATEWAY_CONFIG_COPY.relative_to(ROOT)} differs from "
-            f"{GATEWAY_CONFIG.relative_to(ROOT)}: run `make validate` locally and commit the copy"
+            f"{copy.relative_to(ROOT)} differs from {original.relative_to(ROOT)}: "
+            "run `make validate` locally and commit the copy"
         )
-    shutil.copyfile(GATEWAY_CONFIG, GATEWAY_CONFIG_COPY)
-    return f"refreshed {GATEWAY_CONFIG_COPY.relative_to(ROOT)} from the gateway config: commit it"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(original, copy)
+    return f"refreshed {copy.relative_to(ROOT)} from {original.relative_to(ROOT)}: commit it"
 
 
 def main() -> int:
@@ -42,11 +48,23 @@ def main() -> int:
         nonlocal failures
         try:
             print(f"ok    {label}: {check()}")
-        except (compose_check.ComposeError, k8s_check.ManifestError) as e:
+        except (compose_check.ComposeError, k8s_check.ManifestError, ops_check.OpsError) as e:
             failures += 1
             print(f"FAIL  {label}: {e}")
 
-    run("deploy/k8s/base/gateway/haproxy.cfg", check_gateway_copy)
+    run(
+        "deploy/k8s/base/gateway/haproxy.cfg",
+        functools.partial(check_copy, GATEWAY_CONFIG, GATEWAY_CONFIG_COPY),
+    )
+    run("deploy/rabbitmq/topology.json", functools.partial(ops_check.check_topology, TOPOLOGY))
+    run(
+        "deploy/k8s/base/rabbitmq/topology.json",
+        functools.partial(check_copy, TOPOLOGY, TOPOLOGY_COPY),
+    )
+    run(
+        "deploy/prometheus/alerts.yml",
+        functools.partial(ops_check.check_alerts, ALERTS, METRIC_SOURCES),
+    )
     run(
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),

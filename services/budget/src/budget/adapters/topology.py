@@ -116,6 +116,7 @@ class Topology:
             }
 
         return {
+            "vhosts": [{"name": vhost}],  # imported before users' files may create it
             "exchanges": [
                 exchange(self.events_exchange, "topic", exchange_arguments(self.events_exchange)),
                 exchange(parking, "fanout", {}),
