@@ -42,7 +42,7 @@ def topology_errors(definitions: dict[str, Any]) -> Iterator[str]:
         if args.get("x-dead-letter-strategy") == "at-least-once" and (
             args.get("x-overflow") != "reject-publish" or args.get("x-queue-type") != "quorum"
         ):
-            yield f"queue {name}: at-least-once dead-lettering needs a quorum queue with reject-publish"
+            yield f"queue {name}: at-least-once dead-lettering needs quorum and reject-publish"
         if not any(b["destination"] == name for b in definitions.get("bindings", [])):
             yield f"queue {name}: nothing is bound to it"
     for binding in definitions.get("bindings", []):
