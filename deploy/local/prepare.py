@@ -69,6 +69,15 @@ def migrate(service: str, database_url: str, log: Log) -> None:
     run([*UV_RUN, "alembic", "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
 
 
+def declare_topology(amqp_url: str, exchange: str, queue: str, log: Log) -> None:
+    """Declare budget's queue and bindings before anything is published (`budget-topology`).
+
+    Otherwise the first events of a fresh broker could be parked: sent, and seen by no one.
+    """
+    env = {**os.environ, "AMQP_URL": amqp_url, "EVENTS_EXCHANGE": exchange, "QUEUE": queue}
+    run([*UV_RUN, "budget-topology", "declare"], log, env=env)
+
+
 def reset_broker(amqp_url: str, exchanges: Sequence[str], queues: Sequence[str]) -> None:
     """Delete `exchanges` and `queues` (for test runs that must start empty)."""
 

@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare.check_gateway_config(haproxy, GATEWAY_CONFIG, gw_env, log)
         prepare.migrate("todos", _db_url(o.todos_db), _logger(sup, "migrate todos"))
         prepare.migrate("budget", _db_url(o.budget_db), _logger(sup, "migrate budget"))
+        # budget's queue must exist before the relay's first publish (see declare_topology).
+        prepare.declare_topology(_amqp_url(), o.exchange, o.queue, _logger(sup, "topology"))
         start_services(sup, o, dev)
         api_ports = [o.port(p, i) for i in range(o.replicas) for p in (o.todos_port, o.budget_port)]
         wait_ready(sup, [f"http://127.0.0.1:{p}/readyz" for p in api_ports])
