@@ -1,6 +1,5 @@
 """Settings of every todos-service process, read from the environment."""
 
-from datetime import timedelta
 from typing import Literal, Self
 
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
@@ -46,8 +45,8 @@ class Settings(BaseSettings):
     relay_publish_timeout: float = Field(default=5.0, gt=0)
     relay_metrics_port: int = Field(default=9101, ge=0, le=65535)  # 0: no metrics endpoint
     relay_metrics_interval: float = Field(default=5.0, gt=0)  # backlog and parked gauges
-    # Published rows are deleted this long after publication (seconds or ISO 8601; 0: never).
-    relay_retention: timedelta = timedelta(days=1)
+    # Published rows are deleted this many seconds after publication (0: kept for ever).
+    relay_retention: float = Field(default=86400.0, ge=0)
     relay_purge_interval: float = Field(default=60.0, gt=0)
 
     hook_breaker_failures: int = Field(default=5, ge=1)

@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+from datetime import timedelta
 
 import structlog
 from prometheus_client import start_http_server
@@ -31,9 +32,7 @@ async def serve(settings: Settings) -> None:
         poll_interval=settings.relay_poll_interval,
         metrics_interval=settings.relay_metrics_interval,
         parked_depth=publisher.parked_depth,
-        retention=settings.relay_retention
-        if settings.relay_retention.total_seconds() > 0
-        else None,
+        retention=timedelta(seconds=settings.relay_retention) if settings.relay_retention else None,
         purge_interval=settings.relay_purge_interval,
     )
     loop = asyncio.get_running_loop()
