@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.ids import OwnerId, TaskId
+from contracts.ids import InvocationId, OwnerId, TaskId
 
 
 class IntegrationEvent(BaseModel):
@@ -56,6 +56,9 @@ class TaskCompletionAborted(IntegrationEvent):
     owner_id: OwnerId
     aborted_at: AwareDatetime
     reason: str = Field(max_length=500)
+    # The hook invocation of the aborted attempt: a subscriber releases only what that attempt
+    # held, never what backs a later, successful retry. Optional: older producers omit it.
+    invocation_id: InvocationId | None = None
 
 
 EVENT_TYPES: Mapping[str, type[IntegrationEvent]] = {

@@ -20,6 +20,10 @@ class BeforeCompleteTask(BaseModel):
     task_id: TaskId
     owner_id: OwnerId
     occurred_at: AwareDatetime
+    # When the caller stops waiting for this subscription (now + its timeout). A subscriber
+    # should not reserve anything for a call past its deadline: the caller has given up.
+    # Optional: older callers did not send it.
+    deadline: AwareDatetime | None = None
 
 
 class Allow(BaseModel):

@@ -26,6 +26,7 @@ class State:
     costs: dict[UUID, TaskCost] = field(default_factory=dict)
     holds: dict[UUID, Hold] = field(default_factory=dict)
     events: set[UUID] = field(default_factory=set)
+    aborted: set[UUID] = field(default_factory=set)
 
 
 class FakeRepository:
@@ -112,7 +113,7 @@ class FakeRepository:
     async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
         return [
             c for c in self.s.costs.values()
-            if c.owner_id == owner_id and task_id in (None, c.task_id)
+            if c.owner_id == owner_id and task_id in (None, c.task_id) and c.visible
         ]  # fmt: skip
 
     async def delete_cost(self, cost_id: UUID) -> None:
@@ -120,6 +121,9 @@ class FakeRepository:
 
     async def mark_charged(self, cost_id: UUID, at: datetime) -> None:
         self.s.costs[cost_id] = replace(self.s.costs[cost_id], charged_at=at)
+
+    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None:
+        self.s.costs[cost_id] = replace(self.s.costs[cost_id], task_deleted_at=at)
 
     async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
         for h in list(self.s.holds.values()):
@@ -149,6 +153,17 @@ class FakeRepository:
 
     async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None:
         self.s.holds[hold_id] = replace(self.s.holds[hold_id], status=status)
+
+    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
+        self.s.holds[hold_id] = replace(self.s.holds[hold_id], invocations=invocations)
+
+    async def record_aborted_invocation(
+        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
+    ) -> None:
+        self.s.aborted.add(invocation_id)
+
+    async def is_aborted_invocation(self, invocation_id: UUID) -> bool:
+        return invocation_id in self.s.aborted
 
     async def record_event(self, event_id: UUID, event_type: str) -> bool:
         if event_id in self.s.events:

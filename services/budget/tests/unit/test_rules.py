@@ -150,6 +150,6 @@ async def test_deleted_releases_the_hold_and_the_cost(
     await hook.before_complete_task(uow, clock, TTL, owner, task)
     deleted = TaskDeleted(task_id=TaskId(task), owner_id=OwnerId(owner), deleted_at=clock())
     assert await handle_event(uow, clock, EventId(uuid4()), deleted) is Outcome.APPLIED
-    assert uow.state.costs == {}
+    assert await costs.list_costs(uow, owner_caller(owner), None) == []
     [bal] = await ledger.balances(uow, clock, owner_caller(owner))
     assert bal.held == 0

@@ -71,6 +71,9 @@ def _hook_request(pact: Pact, description: str, state: str, params: dict[str, ob
                 "task_id": match.uuid(str(task)),
                 "owner_id": match.uuid(str(OWNER)),
                 "occurred_at": rfc3339("2026-01-01T12:00:00.123456Z"),
+                # Replayed as written: an example still ahead, so budget does not see a call
+                # whose caller already gave up (it would veto that, holding nothing).
+                "deadline": rfc3339("2099-01-01T12:00:05.123456Z"),
             },
             content_type="application/json",
         )

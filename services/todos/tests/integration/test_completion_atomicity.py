@@ -19,7 +19,9 @@ from todos.service_layer.errors import TaskNotFoundError
 
 
 class NoHooks:
-    async def before_complete(self, task_id: object, owner_id: object) -> list[HookAnswer]:
+    async def before_complete(
+        self, task_id: object, owner_id: object, *, invocation_id: object
+    ) -> list[HookAnswer]:
         return []
 
 

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from contracts.events import IntegrationEvent
-from contracts.ids import OwnerId, TaskId
+from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.domain.hook_verdict import HookAnswer
 from todos.domain.model import Task, TaskStatus
 from todos.service_layer.ports import Position
@@ -107,9 +107,13 @@ class FakeHookGate:
     def __init__(self, *answers: HookAnswer) -> None:
         self.answers = list(answers)
         self.calls: list[tuple[TaskId, OwnerId]] = []
+        self.invocations: list[InvocationId] = []
 
-    async def before_complete(self, task_id: TaskId, owner_id: OwnerId) -> list[HookAnswer]:
+    async def before_complete(
+        self, task_id: TaskId, owner_id: OwnerId, *, invocation_id: InvocationId
+    ) -> list[HookAnswer]:
         self.calls.append((task_id, owner_id))
+        self.invocations.append(invocation_id)
         return list(self.answers)
 
 

@@ -6,11 +6,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from budget.adapters.tables import accounts, holds, ledger_entries, processed_events, task_costs
+from budget.adapters.tables import (
+    aborted_invocations,
+    accounts,
+    holds,
+    ledger_entries,
+    processed_events,
+    task_costs,
+)
 from budget.adapters.tables import token_types as token_types_t
 from budget.domain.model import (
     Balance,
@@ -176,7 +183,8 @@ class SqlBudgetRepository:
 
     async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
         c = task_costs.c
-        stmt = select(task_costs).where(c.owner_id == owner_id)
+        visible = or_(c.task_deleted_at.is_(None), c.charged_at.is_not(None))  # TaskCost.visible
+        stmt = select(task_costs).where(c.owner_id == owner_id, visible)
         if task_id is not None:
             stmt = stmt.where(c.task_id == task_id)
         rows = await self._conn.execute(stmt.order_by(c.created_at.desc(), c.id))
@@ -188,6 +196,12 @@ class SqlBudgetRepository:
     async def mark_charged(self, cost_id: UUID, at: datetime) -> None:
         c = task_costs.c
         await self._conn.execute(update(task_costs).where(c.id == cost_id).values(charged_at=at))
+
+    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None:
+        c = task_costs.c
+        await self._conn.execute(
+            update(task_costs).where(c.id == cost_id).values(task_deleted_at=at)
+        )
 
     async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
         h = holds.c
@@ -228,6 +242,7 @@ class SqlBudgetRepository:
             amount=int(row.amount),
             status=HoldStatus(row.status),
             expires_at=row.expires_at,
+            invocations=frozenset(row.invocation_ids),
         )
 
     async def add_hold(self, hold: Hold) -> None:
@@ -240,6 +255,7 @@ class SqlBudgetRepository:
                 amount=hold.amount,
                 status=hold.status.value,
                 expires_at=hold.expires_at,
+                invocation_ids=sorted(hold.invocations),
             )
         )
 
@@ -247,6 +263,25 @@ class SqlBudgetRepository:
         await self._conn.execute(
             update(holds).where(holds.c.id == hold_id).values(status=status.value)
         )
+
+    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
+        await self._conn.execute(
+            update(holds).where(holds.c.id == hold_id).values(invocation_ids=sorted(invocations))
+        )
+
+    async def record_aborted_invocation(
+        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
+    ) -> None:
+        await self._conn.execute(
+            insert(aborted_invocations)
+            .values(invocation_id=invocation_id, owner_id=owner_id, task_id=task_id)
+            .on_conflict_do_nothing()
+        )
+
+    async def is_aborted_invocation(self, invocation_id: UUID) -> bool:
+        i = aborted_invocations.c
+        stmt = select(i.invocation_id).where(i.invocation_id == invocation_id)
+        return (await self._conn.execute(stmt)).first() is not None
 
     async def record_event(self, event_id: UUID, event_type: str) -> bool:
         stmt = (
@@ -299,4 +334,5 @@ def _cost(row: Row[Any]) -> TaskCost:
         token_type_id=row.token_type_id,
         amount=int(row.amount),
         charged_at=row.charged_at,
+        task_deleted_at=row.task_deleted_at,
     )

@@ -2,7 +2,9 @@
 
 `accounts` holds one row per (owner, token type) with the running balance; that row is the
 lock every balance change takes. `ledger_entries` is append-only. A task is debited at most
-once per owner (a partial unique index), and an event id is recorded once, forever.
+once per owner (a partial unique index), and an event id is recorded once, forever. A deleted
+task's cost is kept with `task_deleted_at` set (a late `completed` still debits it); a hold lists
+the completion attempts it backs, and `aborted_invocations` remembers the aborted ones.
 """
 
 from sqlalchemy import (
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 metadata = MetaData()
 
@@ -90,6 +93,7 @@ task_costs = Table(
     Column("token_type_id", Uuid, ForeignKey("token_types.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("charged_at", DateTime(timezone=True)),
+    Column("task_deleted_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_now),
     CheckConstraint("amount > 0", name="task_costs_amount_positive"),
     Index("uq_task_costs_owner_task", "owner_id", "task_id", unique=True),
@@ -106,6 +110,7 @@ holds = Table(
     Column("status", String(16), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_now),
+    Column("invocation_ids", ARRAY(Uuid), nullable=False, server_default=text("'{}'")),
     CheckConstraint(
         "status IN ('active', 'captured', 'released', 'expired')", name="holds_status_valid"
     ),
@@ -124,6 +129,15 @@ holds = Table(
         "expires_at",
         postgresql_where=text("status = 'active'"),
     ),
+)
+
+aborted_invocations = Table(
+    "aborted_invocations",
+    metadata,
+    Column("invocation_id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, nullable=False),
+    Column("task_id", Uuid, nullable=False),
+    Column("aborted_at", DateTime(timezone=True), nullable=False, server_default=_now),
 )
 
 processed_events = Table(

@@ -52,6 +52,14 @@ class TaskCost:
     token_type_id: UUID
     amount: int
     charged_at: datetime | None = None
+    # Set by `todos.task.deleted.v1` instead of deleting the row, so that a `completed` event
+    # delivered after it (the task was completed before it was deleted) still debits it.
+    task_deleted_at: datetime | None = None
+
+    @property
+    def visible(self) -> bool:
+        """Whether the owner still sees it: a deleted task's cost is gone unless it was charged."""
+        return self.task_deleted_at is None or self.charged_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,9 @@ class Hold:
     amount: int
     status: HoldStatus
     expires_at: datetime
+    # The completion attempts (hook invocation ids) that this hold backs; an abort releases it
+    # only when all of them were aborted. Empty: an unbound hold (from a caller without ids).
+    invocations: frozenset[UUID] = frozenset()
 
     def counts_at(self, now: datetime) -> bool:
         """Whether the hold still reserves its amount at `now` (expiry needs no sweeper)."""

@@ -1,6 +1,7 @@
 """The ledger and hold rules: what a credit may do, and when a hook vetoes or holds."""
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from budget.domain.model import MAX_BALANCE, Hold, TaskCost
 
@@ -50,3 +51,15 @@ def decide_hold(cost: TaskCost, code: str, available: int, active: Hold | None) 
     if available < cost.amount:
         return HoldDecision(allowed=False, reason=veto_reason(cost.amount, code, available))
     return HoldDecision(allowed=True)
+
+
+def backed_after_abort(hold: Hold, invocation_id: UUID | None) -> frozenset[UUID] | None:
+    """The attempts the hold still backs once `invocation_id` was aborted; None: release it."""
+    if not hold.invocations:
+        # Unbound (created before holds knew their attempts): any abort releases it, as before.
+        return None
+    if invocation_id is None or invocation_id not in hold.invocations:
+        # Not provably this hold's attempt. Releasing could free funds that a successful retry
+        # relies on (double spend); keeping it only ties them up until HOLD_TTL.
+        return hold.invocations
+    return (hold.invocations - {invocation_id}) or None

@@ -34,6 +34,8 @@ async def before_complete(request: Request) -> Allow | Veto:
         resources.settings.hold_ttl,
         call.owner_id,
         call.task_id,
+        invocation_id=call.invocation_id,
+        deadline=call.deadline,
     )
     answer: Allow | Veto = Allow() if decision.allowed else Veto(reason=decision.reason or "veto")
     HOOK_DECISIONS.labels(answer.decision).inc()

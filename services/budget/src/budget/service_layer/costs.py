@@ -24,6 +24,9 @@ async def add_cost(
         if await repo.get_token_type(token_type_id) is None:
             raise NotFound(f"Token type {token_type_id} does not exist.")
         if not await repo.add_cost(cost):
+            existing = await repo.get_cost(caller.owner_id, task_id)
+            if existing is not None and not existing.visible:
+                raise Conflict(f"Task {task_id} was deleted.", code="task_deleted")
             raise Conflict(f"Task {task_id} already has a cost.", code="cost_exists")
     return cost
 
@@ -38,12 +41,12 @@ async def delete_cost(uow: UnitOfWork, caller: Caller, cost_id: UUID) -> None:
     """Remove an uncharged cost and release its hold; another owner's cost is not found."""
     async with uow.transaction() as repo:
         cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
-        if cost is None:
+        if cost is None or not cost.visible:
             raise NotFound(f"Task cost {cost_id} does not exist.")
         # Lock first: the consumer may be charging this very cost right now.
         await repo.lock_account(cost.owner_id, cost.token_type_id)
         cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
-        if cost is None:
+        if cost is None or not cost.visible:
             raise NotFound(f"Task cost {cost_id} does not exist.")
         if cost.charged_at is not None:
             raise Conflict("The task was completed and its cost charged.", code="already_charged")

@@ -10,7 +10,7 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 
 from budget.domain.model import EntryKind, HoldStatus, LedgerEntry
-from budget.domain.rules import debited_balance
+from budget.domain.rules import backed_after_abort, debited_balance
 from budget.service_layer.ports import BudgetRepository, Clock, UnitOfWork
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
 from contracts.ids import EventId
@@ -53,13 +53,15 @@ async def on_completed(repo: BudgetRepository, event: TaskCompleted, now: dateti
 
 
 async def on_deleted(repo: BudgetRepository, event: TaskDeleted, now: datetime) -> Outcome:
-    """Release the task's hold and drop its cost unless it was charged."""
+    """Release the task's hold and retire its cost, keeping the row for a late `completed`."""
     cost = await repo.get_cost(event.owner_id, event.task_id)
     if cost is not None:
         await repo.lock_account(cost.owner_id, cost.token_type_id)
     released = await _release(repo, event.owner_id, event.task_id)
-    if cost is not None and cost.charged_at is None:
-        await repo.delete_cost(cost.id)
+    if cost is not None and cost.task_deleted_at is None:
+        # A tombstone, not a DELETE: delivery is not ordered, and todos can only have completed
+        # the task before deleting it, so a `completed` event handled later must still debit.
+        await repo.mark_task_deleted(cost.id, now)
         return Outcome.APPLIED
     return Outcome.APPLIED if released else Outcome.NO_EFFECT
 
@@ -67,15 +69,25 @@ async def on_deleted(repo: BudgetRepository, event: TaskDeleted, now: datetime) 
 async def on_completion_aborted(
     repo: BudgetRepository, event: TaskCompletionAborted, now: datetime
 ) -> Outcome:
-    """Release the hold of a completion that did not happen."""
+    """Release the hold once no attempt it backs may still complete; remember the attempt."""
     cost = await repo.get_cost(event.owner_id, event.task_id)
     if cost is not None:
         await repo.lock_account(cost.owner_id, cost.token_type_id)
-    return (
-        Outcome.APPLIED
-        if await _release(repo, event.owner_id, event.task_id)
-        else (Outcome.NO_EFFECT)
-    )
+    if event.invocation_id is not None:
+        # Under the lock the hook takes too: a hook call of this attempt that runs later (its
+        # caller gave up on it) sees this record and holds nothing.
+        await repo.record_aborted_invocation(event.invocation_id, event.owner_id, event.task_id)
+    hold = await repo.active_hold(event.owner_id, event.task_id)
+    if hold is None:
+        return Outcome.NO_EFFECT
+    remaining = backed_after_abort(hold, event.invocation_id)
+    if remaining is None:
+        await repo.set_hold_status(hold.id, HoldStatus.RELEASED)
+        return Outcome.APPLIED
+    if remaining != hold.invocations:
+        await repo.bind_hold(hold.id, remaining)
+        return Outcome.APPLIED
+    return Outcome.NO_EFFECT
 
 
 async def _release(repo: BudgetRepository, owner_id: UUID, task_id: UUID) -> bool:

@@ -56,11 +56,15 @@ class BudgetRepository(Protocol):
 
     async def get_cost_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None: ...
 
-    async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]: ...
+    async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
+        """The owner's visible costs (`TaskCost.visible`)."""
+        ...
 
     async def delete_cost(self, cost_id: UUID) -> None: ...
 
     async def mark_charged(self, cost_id: UUID, at: datetime) -> None: ...
+
+    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None: ...
 
     # holds
     async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
@@ -74,6 +78,19 @@ class BudgetRepository(Protocol):
     async def add_hold(self, hold: Hold) -> None: ...
 
     async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None: ...
+
+    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
+        """Set the completion attempts the hold backs."""
+        ...
+
+    # aborted completion attempts
+    async def record_aborted_invocation(
+        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
+    ) -> None:
+        """Remember forever that this hook invocation's completion was aborted."""
+        ...
+
+    async def is_aborted_invocation(self, invocation_id: UUID) -> bool: ...
 
     # consumed events
     async def record_event(self, event_id: UUID, event_type: str) -> bool:

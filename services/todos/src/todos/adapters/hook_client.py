@@ -7,7 +7,7 @@ timeout; connect errors and 5xx are retried inside that budget with the same `in
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -46,19 +46,19 @@ class HttpHookGate:
             for s in subscriptions
         }
 
-    async def before_complete(self, task_id: TaskId, owner_id: OwnerId) -> list[HookAnswer]:
+    async def before_complete(
+        self, task_id: TaskId, owner_id: OwnerId, *, invocation_id: InvocationId | None = None
+    ) -> list[HookAnswer]:
         if not self._subscriptions:
             return []
-        request = BeforeCompleteTask(
-            invocation_id=new_invocation_id(),
-            task_id=task_id,
-            owner_id=owner_id,
-            occurred_at=datetime.now(UTC),
-        )
-        body = request.model_dump_json().encode()
+        invocation_id = invocation_id or new_invocation_id()
+        now = datetime.now(UTC)
         return list(
             await asyncio.gather(
-                *(self._ask(s, body, request.invocation_id) for s in self._subscriptions)
+                *(
+                    self._ask(s, _body(s, invocation_id, task_id, owner_id, now), invocation_id)
+                    for s in self._subscriptions
+                )
             )
         )
 
@@ -110,3 +110,21 @@ class HttpHookGate:
             if isinstance(decision, Veto):
                 return HookAnswer(hook.name, AnswerKind.VETO, hook.failure_policy, decision.reason)
             return HookAnswer(hook.name, AnswerKind.ALLOW, hook.failure_policy)
+
+
+def _body(
+    hook: HookSubscription,
+    invocation_id: InvocationId,
+    task_id: TaskId,
+    owner_id: OwnerId,
+    now: datetime,
+) -> bytes:
+    """The signed body for one subscription; its deadline is when we stop waiting for it."""
+    request = BeforeCompleteTask(
+        invocation_id=invocation_id,
+        task_id=task_id,
+        owner_id=owner_id,
+        occurred_at=now,
+        deadline=now + timedelta(seconds=hook.timeout),
+    )
+    return request.model_dump_json().encode()

@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from contracts.events import IntegrationEvent
-from contracts.ids import OwnerId, TaskId
+from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.domain.hook_verdict import HookAnswer
 from todos.domain.model import Task, TaskStatus
 
@@ -62,7 +62,11 @@ class UnitOfWorkFactory(Protocol):
 class HookGate(Protocol):
     """Asks every before-complete subscription, concurrently; one answer per subscription."""
 
-    async def before_complete(self, task_id: TaskId, owner_id: OwnerId) -> list[HookAnswer]: ...
+    async def before_complete(
+        self, task_id: TaskId, owner_id: OwnerId, *, invocation_id: InvocationId
+    ) -> list[HookAnswer]:
+        """Ask about one completion attempt, named by `invocation_id` (its abort names it too)."""
+        ...
 
 
 class Clock(Protocol):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import structlog
 
 from contracts.events import TaskCompletionAborted
-from contracts.ids import OwnerId, TaskId
+from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
 from todos.domain.hook_verdict import Verdict, judge
 from todos.domain.model import Task, TaskStatus
 from todos.service_layer.errors import (
@@ -102,11 +102,14 @@ async def complete_task(
     if task.is_completed:
         return task
 
+    # One id per attempt: the hooks hold under it, and an abort names it, so a subscriber
+    # releases only this attempt's hold, never one a later retry relies on.
+    attempt = new_invocation_id()
     # No transaction is open while the hooks answer: they may take up to their timeout.
-    verdict = judge(await hooks.before_complete(task.id, owner_id))
+    verdict = judge(await hooks.before_complete(task.id, owner_id, invocation_id=attempt))
     if not verdict.allowed:
         if verdict.may_hold:
-            await _abort(uow, clock, task, _why(verdict))
+            await _abort(uow, clock, task, attempt, _why(verdict))
         if verdict.vetoed_by:
             raise CompletionVetoedError(list(verdict.vetoed_by), list(verdict.reasons))
         raise HookUnavailableError(list(verdict.unavailable))
@@ -122,11 +125,11 @@ async def complete_task(
             current = await tx.tasks.get(owner_id, task_id)
     except Exception:
         if verdict.may_hold:
-            await _abort(uow, clock, task, "the completion could not be stored")
+            await _abort(uow, clock, task, attempt, "the completion could not be stored")
         raise
     if current is None:
         if verdict.may_hold:
-            await _abort(uow, clock, task, "the task was deleted during completion")
+            await _abort(uow, clock, task, attempt, "the task was deleted during completion")
         raise TaskNotFoundError(str(task_id))
     return current
 
@@ -140,10 +143,16 @@ async def _load(
     return task
 
 
-async def _abort(uow: UnitOfWorkFactory, clock: Clock, task: Task, reason: str) -> None:
+async def _abort(
+    uow: UnitOfWorkFactory, clock: Clock, task: Task, attempt: InvocationId, reason: str
+) -> None:
     """Tell the hooks that allowed that this completion will not happen (best effort)."""
     event = TaskCompletionAborted(
-        task_id=task.id, owner_id=task.owner_id, aborted_at=clock(), reason=reason[:500]
+        task_id=task.id,
+        owner_id=task.owner_id,
+        aborted_at=clock(),
+        reason=reason[:500],
+        invocation_id=attempt,
     )
     try:
         async with uow() as tx:
