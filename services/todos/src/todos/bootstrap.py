@@ -68,6 +68,7 @@ def bootstrap(
             settings.hooks,
             failure_threshold=settings.hook_breaker_failures,
             reset_timeout=settings.hook_breaker_reset_seconds,
+            first_reset_timeout=settings.hook_breaker_first_reset_seconds,
         )
     bound_engine = engine
     return Container(

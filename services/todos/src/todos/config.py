@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     relay_publish_timeout: float = Field(default=5.0, gt=0)
     relay_metrics_port: int = Field(default=9101, ge=0, le=65535)  # 0: no metrics endpoint
 
+    # The breaker opens on mostly-failing calls; it probes again after a cool-down that starts
+    # at `first_reset` and doubles per failed probe up to `reset` (see circuit_breaker).
     hook_breaker_failures: int = Field(default=5, ge=1)
+    hook_breaker_first_reset_seconds: float = Field(default=1.0, gt=0)
     hook_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
