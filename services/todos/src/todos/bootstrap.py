@@ -60,7 +60,9 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> Container:
     key = settings.public_key_pem()
-    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = engine or make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, limits=settings.db_limits()
+    )
     if hooks is None:
         http_client = http_client or make_hook_client()
         hooks = HttpHookGate(

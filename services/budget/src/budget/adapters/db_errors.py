@@ -13,9 +13,9 @@ from sqlalchemy import exc as sa_exc
 # 08 connection exception, 53 insufficient resources (e.g. 53300 too many connections),
 # 57P0x admin/crash shutdown and 57P03 "the database system is starting up".
 _UNAVAILABLE_PREFIXES = ("08", "53", "57P0")
-# Worth another try as they are: serialization failure, deadlock, lock timeout, statement
-# timeout (the last two are our own bounds on waiting, see `make_engine`).
-_RETRY_CODES = frozenset({"40001", "40P01", "55P03", "57014"})
+# Worth another try as they are: serialization failure, deadlock, and our own bounds on
+# waiting (see `db.DbLimits`): lock timeout, statement timeout, idle-in-transaction timeout.
+_RETRY_CODES = frozenset({"40001", "40P01", "55P03", "57014", "25P03"})
 _NO_SQLSTATE_OUTAGES = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
