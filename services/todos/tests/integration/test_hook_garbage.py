@@ -50,22 +50,26 @@ class GarbageHook:
         self.mode = "good"
         self.requests = 0
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/hooks/todos.before_complete_task"
+        return f"http://127.0.0.1:{self.port}/hooks/todos.before_complete_task"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):  # a stopped process drops its kept-alive connections
+            writer.transport.abort()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:  # keep-alive: one answer per request on the connection
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -80,6 +84,7 @@ class GarbageHook:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
 
@@ -169,3 +174,23 @@ async def test_a_garbage_probe_does_not_wedge_the_breaker(
             assert response.status_code == 200, response.text
             assert breaker.state is BreakerState.CLOSED
             assert (await _complete(client, headers)).status_code == 200
+
+
+async def test_a_hook_back_from_a_restart_is_used_again_within_about_a_second(
+    settings: Settings, migrated_database: str, hook_server: GarbageHook, headers: dict[str, str]
+) -> None:
+    app = create_app(_app_settings(settings, hook_server.url, "fail", failures=2))
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await _complete(client, headers)).status_code == 200
+            await hook_server.stop()  # budget-api restarts: connections refused
+            for _ in range(2):
+                assert (await _complete(client, headers)).status_code == 503
+            assert app.state.container.hooks.breakers["budget"].state is BreakerState.OPEN
+            await asyncio.sleep(1.0)
+            await hook_server.start(hook_server.port)
+            back = asyncio.get_running_loop().time()
+            while (await _complete(client, headers)).status_code != 200:
+                assert asyncio.get_running_loop().time() - back < 3, "still refused"
+                await asyncio.sleep(0.05)
