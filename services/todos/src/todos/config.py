@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_connect_timeout: float = Field(default=3.0, gt=0)
     db_command_timeout: float = Field(default=10.0, gt=0)
-    db_idle_in_transaction_timeout: float = Field(default=5.0, ge=0)
+    db_idle_in_transaction_timeout: float = Field(default=15.0, ge=0)  # > relay_publish_timeout
 
     jwt_public_key: str | None = None
     jwt_public_key_file: str | None = None

@@ -17,8 +17,9 @@ class DbLimits:
     connect_timeout: float = 3.0
     command_timeout: float = 10.0  # one statement, client side (below the gateway's 15 s)
     # The server ends a session left idle inside a transaction (a frozen process) and so
-    # frees its row locks; our transactions never wait on anything but the database.
-    idle_in_transaction_timeout: float = 5.0
+    # frees its row locks. Above the relay's publish timeout (5 s): the relay keeps its claim
+    # transaction open while the broker confirms.
+    idle_in_transaction_timeout: float = 15.0
 
 
 def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None) -> AsyncEngine:
