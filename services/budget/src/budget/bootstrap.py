@@ -41,7 +41,9 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> Container:
     key = settings.public_key_pem()
-    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = engine or make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, limits=settings.db_limits()
+    )
     return Container(
         settings=settings,
         engine=engine,

@@ -6,6 +6,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from budget.adapters.db import DbLimits
 from contracts.envelope import EXCHANGE
 
 DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
@@ -19,6 +20,15 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
     db_pool_size: int = Field(default=10, ge=1)
+    # Bounds on database waits (see adapters/db.py): an answer, not a hang, while it is down.
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_connect_timeout: float = Field(default=3.0, gt=0)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+    db_idle_in_transaction_timeout: float = Field(default=5.0, ge=0)
+    # A row lock is waited for at most this long by the API's transactions (the hook's): then
+    # 503 `unavailable`, which todos counts as a failure of that hook call. Keep it a fraction
+    # of todos' hook timeout (1 s); 0 turns it off. The consumer waits without this bound.
+    db_lock_timeout: float = Field(default=0.5, ge=0)
 
     jwt_public_key: str | None = None
     jwt_public_key_file: str | None = None
@@ -48,6 +58,15 @@ class Settings(BaseSettings):
             if any(s.get_secret_value() in ("", DEV_HOOK_SECRET) for s in self.hook_secrets):
                 raise ValueError("HOOK_SECRETS holds the development secret")
         return self
+
+    def db_limits(self, *, lock_timeout: bool = True) -> DbLimits:
+        return DbLimits(
+            pool_timeout=self.db_pool_timeout,
+            connect_timeout=self.db_connect_timeout,
+            command_timeout=self.db_command_timeout,
+            lock_timeout=self.db_lock_timeout if lock_timeout else 0.0,
+            idle_in_transaction_timeout=self.db_idle_in_transaction_timeout,
+        )
 
     def public_key_pem(self) -> str | None:
         if self.jwt_public_key:

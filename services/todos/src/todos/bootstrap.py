@@ -60,7 +60,9 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> Container:
     key = settings.public_key_pem()
-    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = engine or make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, limits=settings.db_limits()
+    )
     if hooks is None:
         http_client = http_client or make_hook_client()
         hooks = HttpHookGate(
@@ -68,6 +70,7 @@ def bootstrap(
             settings.hooks,
             failure_threshold=settings.hook_breaker_failures,
             reset_timeout=settings.hook_breaker_reset_seconds,
+            first_reset_timeout=settings.hook_breaker_first_reset_seconds,
         )
     bound_engine = engine
     return Container(

@@ -6,6 +6,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.envelope import EXCHANGE
+from todos.adapters.db import DbLimits
 
 DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
 
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
     db_pool_size: int = Field(default=10, ge=1)
+    # Bounds on database waits (see adapters/db.py): an answer, not a hang, while it is down.
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_connect_timeout: float = Field(default=3.0, gt=0)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+    db_idle_in_transaction_timeout: float = Field(default=15.0, ge=0)  # > relay_publish_timeout
 
     jwt_public_key: str | None = None
     jwt_public_key_file: str | None = None
@@ -49,7 +55,10 @@ class Settings(BaseSettings):
     relay_retention: float = Field(default=86400.0, ge=0)
     relay_purge_interval: float = Field(default=60.0, gt=0)
 
+    # The breaker opens on mostly-failing calls; it probes again after a cool-down that starts
+    # at `first_reset` and doubles per failed probe up to `reset` (see circuit_breaker).
     hook_breaker_failures: int = Field(default=5, ge=1)
+    hook_breaker_first_reset_seconds: float = Field(default=1.0, gt=0)
     hook_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
@@ -61,6 +70,14 @@ class Settings(BaseSettings):
                 if hook.secret.get_secret_value() in ("", DEV_HOOK_SECRET):
                     raise ValueError(f"hook {hook.name!r} uses the development secret")
         return self
+
+    def db_limits(self) -> DbLimits:
+        return DbLimits(
+            pool_timeout=self.db_pool_timeout,
+            connect_timeout=self.db_connect_timeout,
+            command_timeout=self.db_command_timeout,
+            idle_in_transaction_timeout=self.db_idle_in_transaction_timeout,
+        )
 
     def public_key_pem(self) -> str | None:
         if self.jwt_public_key:

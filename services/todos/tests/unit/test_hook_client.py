@@ -146,7 +146,9 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_good_probe(
     route = mock.post(BUDGET).respond(200, text="garbage")
     gate = HttpHookGate(client, [_hook("budget", BUDGET)])
     clock = _Clock()
-    gate.breakers["budget"] = CircuitBreaker(failure_threshold=2, reset_timeout=30, clock=clock)
+    gate.breakers["budget"] = CircuitBreaker(
+        failure_threshold=2, reset_timeout=30, first_reset_timeout=30, clock=clock
+    )
 
     for _ in range(2):
         [answer] = await gate.before_complete(TASK, OWNER)
@@ -167,3 +169,25 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_good_probe(
 
 async def test_no_subscriptions_means_no_answers(client: httpx.AsyncClient) -> None:
     assert await HttpHookGate(client, []).before_complete(TASK, OWNER) == []
+
+
+async def test_a_cancelled_probe_does_not_leave_the_breaker_half_open(
+    client: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    route = mock.post(BUDGET).mock(side_effect=_slow)
+    gate = HttpHookGate(client, [_hook("budget", BUDGET, timeout=5.0)])
+    clock = _Clock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=30, clock=clock)
+    gate.breakers["budget"] = breaker
+    breaker.record_failure()
+    clock.t = 1
+    probe = asyncio.create_task(gate.before_complete(TASK, OWNER))
+    await asyncio.sleep(0.05)
+    assert breaker.state is BreakerState.HALF_OPEN
+    probe.cancel()  # e.g. the client of the completion went away
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    route.respond(200, json={"decision": "allow"})
+    [answer] = await gate.before_complete(TASK, OWNER)
+    assert answer.kind is AnswerKind.ALLOW
+    assert breaker.state is BreakerState.CLOSED

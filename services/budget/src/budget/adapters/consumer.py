@@ -1,6 +1,7 @@
 """The event consumer: one transaction per message, acked only after its effect is committed.
 
-A body that cannot be parsed is rejected straight to the DLQ. A database failure is not the
+A body that cannot be parsed is rejected straight to the DLQ. A database failure (see
+`db_errors`: an outage, a restart's "starting up", a serialization failure) is not the
 message's fault: the message stays unacked (so its delivery count does not grow) while the
 handler retries with backoff until the database answers again.
 """
@@ -10,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from sqlalchemy import exc as sa_exc
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
+from budget.adapters.db_errors import is_transient_db_error
 from budget.metrics import CONSUMER_DB_RETRIES, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from budget.service_layer.events import Outcome
 from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
@@ -20,15 +21,6 @@ from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
 log = structlog.get_logger("consumer")
 
 Apply = Callable[[ParsedEvent], Awaitable[Outcome]]
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """The database (or the network to it) failed, as opposed to the message or our code."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
-    return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
 
 
 class EventConsumer:
@@ -101,7 +93,7 @@ class EventConsumer:
 
     async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
         retrying = AsyncRetrying(
-            retry=retry_if_exception(is_infrastructure_error),
+            retry=retry_if_exception(is_transient_db_error),
             wait=wait_exponential_jitter(multiplier=self._initial_backoff, max=self._max_backoff),
             before_sleep=_note_retry,
             reraise=True,

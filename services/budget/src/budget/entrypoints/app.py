@@ -19,8 +19,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = container or bootstrap(settings)
-        app.state.container = resources
-        resources.broker.start()
+        app.state.container = resources  # no broker connection: the API does not publish
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
+from budget.adapters.db import make_engine
 from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
@@ -28,7 +29,14 @@ def topology_of(settings: Settings) -> Topology:
 
 async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float = 5.0) -> None:
     """Declare the topology, consume until `stop` is set, then shut down gracefully."""
-    container = bootstrap(settings, broker=BrokerConnection(settings.amqp_url))
+    # No lock timeout here: the consumer may wait its turn on an account row (its command
+    # timeout still bounds it, and a frozen peer's locks go with its idle-in-transaction limit).
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        limits=settings.db_limits(lock_timeout=False),
+    )
+    container = bootstrap(settings, engine=engine, broker=BrokerConnection(settings.amqp_url))
 
     async def apply(parsed: ParsedEvent) -> Outcome:
         return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)

@@ -7,8 +7,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from budget.adapters.db_errors import is_transient_db_error, sqlstate
 from budget.service_layer.errors import UseCaseError
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 
@@ -51,6 +53,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UseCaseError, _on_use_case)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    for outage in (SQLAlchemyError, OSError, TimeoutError):
+        app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -78,6 +82,21 @@ async def _on_validation(_: Request, exc: RequestValidationError) -> JSONRespons
     where = ".".join(first["loc"]) or "request"
     detail = f"{where}: {first['msg']}"
     return problem_response(422, "validation_error", detail, errors=errors[:20])
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, restarting or busy: 503 to retry, one warning line, no traceback."""
+    if not is_transient_db_error(exc):
+        return await _on_unexpected(request, exc)
+    log.warning(
+        "database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300], sqlstate=sqlstate(exc)
+    )
+    return problem_response(
+        503,
+        "unavailable",
+        "The database is unavailable for the moment; retry shortly.",
+        {"Retry-After": "1"},
+    )
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,9 @@
 
 One shared `httpx.AsyncClient` per process. Each call is bounded by its subscription's
 timeout; connect errors and 5xx are retried inside that budget with the same `invocation_id`
-(the subscriber may dedupe on it). Anything but a valid allow/veto is a failure.
+(the subscriber may dedupe on it). Anything but a valid allow/veto is a failure: a timeout,
+a refused connection, a 5xx, a malformed reply (bad status line, truncated or wrong body), or
+any other exception of the transport; it never escapes as a 500 of the completion.
 """
 
 import asyncio
@@ -11,12 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
-from pydantic import ValidationError
 
 from contracts.hooks import HOOK_DECISION, BeforeCompleteTask, Veto
 from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
 from contracts.signing import SIGNATURE_HEADER, sign
-from todos.adapters.circuit_breaker import CircuitBreaker
+from todos.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from todos.config import HookSubscription
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
 from todos.metrics import HOOK_CALLS, HOOK_LATENCY
@@ -38,11 +39,17 @@ class HttpHookGate:
         *,
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
+        first_reset_timeout: float = 1.0,
     ) -> None:
         self._client = client
         self._subscriptions = subscriptions
         self.breakers = {
-            s.name: CircuitBreaker(failure_threshold=failure_threshold, reset_timeout=reset_timeout)
+            s.name: CircuitBreaker(
+                failure_threshold=failure_threshold,
+                reset_timeout=reset_timeout,
+                first_reset_timeout=first_reset_timeout,
+                probe_timeout=2 * s.timeout,  # a probe cannot outlive its own timeout
+            )
             for s in subscriptions
         }
 
@@ -69,11 +76,16 @@ class HttpHookGate:
         if not breaker.allow():
             HOOK_CALLS.labels(hook.name, "circuit_open").inc()
             return HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, "circuit open")
+        probe = breaker.state is BreakerState.HALF_OPEN
         started = time.perf_counter()
         try:
             async with asyncio.timeout(hook.timeout):
                 answer = await self._call_with_retries(hook, body)
-        except (TimeoutError, _Retryable, httpx.HTTPError, ValidationError, ValueError) as exc:
+        except asyncio.CancelledError:
+            if probe:  # our caller went away: free the probe slot, the peer is not to blame
+                breaker.record_abandoned()
+            raise
+        except Exception as exc:  # whatever the transport raised, it is this hook's failure
             breaker.record_failure()
             log.warning(
                 "hook_failed",

@@ -7,9 +7,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
+from todos.adapters.db_errors import is_transient_db_error, sqlstate
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +51,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    for outage in (SQLAlchemyError, OSError, TimeoutError):
+        app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -72,6 +76,21 @@ async def _on_validation(_: Request, exc: RequestValidationError) -> JSONRespons
     where = ".".join(first["loc"]) or "request"
     detail = f"{where}: {first['msg']}"
     return problem_response(422, "validation_error", detail, errors=errors[:20])
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, restarting or busy: 503 to retry, one warning line, no traceback."""
+    if not is_transient_db_error(exc):
+        return await _on_unexpected(request, exc)
+    log.warning(
+        "database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300], sqlstate=sqlstate(exc)
+    )
+    return problem_response(
+        503,
+        "unavailable",
+        "The database is unavailable for the moment; retry shortly.",
+        {"Retry-After": "1"},
+    )
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
