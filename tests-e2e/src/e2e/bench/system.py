@@ -1,0 +1,208 @@
+"""The system under test: prepared through its public API, checked in its databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from e2e.bench import procs
+from e2e.bench.check import Balance
+from e2e.bench.load import Job
+from e2e.identity import TokenMaker
+
+CONCURRENCY = 32
+
+
+def server_dsn(database: str) -> str:
+    """The PostgreSQL the launcher uses (PGHOST/PGPORT, else 127.0.0.1:5432)."""
+    host, port = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGPORT", "5432")
+    return f"postgresql://postgres@{host}:{port}/{database}"
+
+
+@dataclass
+class Plan:
+    """What was prepared: owners and their tokens and credits, tasks and their costs."""
+
+    token_type: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    credits: dict[str, int] = field(default_factory=dict)
+    costs: dict[str, tuple[str, int]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def jobs(self, start: int, count: int) -> list[Job]:
+        """Completions of tasks `start` .. `start + count` (owners interleaved)."""
+        return [Job(t, self.tokens[self.costs[t][0]]) for t in self.order[start : start + count]]
+
+
+async def _post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> Any:
+    async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+        if r.status != 201:
+            raise RuntimeError(f"POST {url}: {r.status} {await r.text()}")
+        return await r.json()
+
+
+async def prepare(
+    gateway: str, maker: TokenMaker, *, owners: int, tasks: int, seed: int = 10
+) -> Plan:
+    """A token type, `owners` owners, `tasks` tasks with costs 1-9 spread over them, and
+    credits of each owner's total cost plus a margin, all through the gateway."""
+    rng = random.Random(seed)
+    plan = Plan()
+    admin = maker.token(uuid.uuid4(), admin=True, expires_in=3600)
+    ids = [str(uuid.uuid4()) for _ in range(owners)]
+    plan.tokens = {o: maker.token(o, expires_in=3600) for o in ids}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+        code = f"bench-{uuid.uuid4().hex[:10]}"
+        made = await _post(
+            http, f"{gateway}/api/budget/token-types", admin, {"code": code, "name": code}
+        )
+        plan.token_type = str(made["id"])
+        gate = asyncio.Semaphore(CONCURRENCY)
+        order = [""] * tasks
+
+        async def one(i: int) -> None:
+            owner, cost = ids[i % owners], rng.randint(1, 9)
+            async with gate:
+                task = await _post(
+                    http, f"{gateway}/api/todos/tasks", plan.tokens[owner], {"title": "bench"}
+                )
+                body = {"task_id": task["id"], "token_type_id": plan.token_type, "amount": cost}
+                await _post(http, f"{gateway}/api/budget/task-costs", plan.tokens[owner], body)
+            plan.costs[str(task["id"])] = (owner, cost)
+            order[i] = str(task["id"])
+
+        await asyncio.gather(*(one(i) for i in range(tasks)))
+        plan.order = order
+        for owner in ids:
+            total = sum(c for o, c in plan.costs.values() if o == owner)
+            plan.credits[owner] = total + 1000
+            body = {"owner_id": owner, "token_type_id": plan.token_type, "amount": total + 1000}
+            await _post(http, f"{gateway}/api/budget/credits", admin, body)
+    return plan
+
+
+async def balances(gateway: str, plan: Plan) -> dict[str, Balance]:
+    """Each owner's balance and held amount as `GET /api/budget/balances` answers them."""
+    found: dict[str, Balance] = {}
+    async with aiohttp.ClientSession() as http:
+        for owner, token in plan.tokens.items():
+            url = f"{gateway}/api/budget/balances"
+            async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
+                rows = [b for b in await r.json() if b["token_type_id"] == plan.token_type]
+            if rows:
+                found[owner] = Balance(int(rows[0]["balance"]), int(rows[0]["held"]))
+    return found
+
+
+@dataclass
+class Databases:
+    """Read-only looks into the stack's two databases (fresh for this run)."""
+
+    todos: asyncpg.Connection
+    budget: asyncpg.Connection
+
+    @classmethod
+    async def open(cls, todos_db: str, budget_db: str) -> Databases:
+        """Connect to both."""
+        return cls(
+            await asyncpg.connect(server_dsn(todos_db)),
+            await asyncpg.connect(server_dsn(budget_db)),
+        )
+
+    async def close(self) -> None:
+        """Disconnect."""
+        await self.todos.close()
+        await self.budget.close()
+
+    async def completed(self) -> dict[str, datetime]:
+        """Completed tasks and when todos completed them."""
+        rows = await self.todos.fetch(
+            "SELECT id::text, completed_at FROM tasks WHERE status = 'completed'"
+        )
+        return {r["id"]: r["completed_at"] for r in rows}
+
+    async def debits(self) -> dict[str, list[tuple[int, datetime]]]:
+        """Debit entries by task: (amount, created_at)."""
+        rows = await self.budget.fetch(
+            "SELECT reference_id, amount, created_at FROM ledger_entries WHERE kind = 'debit'"
+        )
+        found: dict[str, list[tuple[int, datetime]]] = {}
+        for r in rows:
+            found.setdefault(r["reference_id"], []).append((int(r["amount"]), r["created_at"]))
+        return found
+
+    async def unpublished(self) -> int:
+        """Outbox rows the relay has not published yet."""
+        return int(
+            await self.todos.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )
+
+    async def wait_drained(self, within: float) -> bool:
+        """Poll until every completed task has a debit; False when `within` s pass first."""
+        deadline = time.monotonic() + within
+        while True:
+            completed = await self.completed()
+            debits = await self.debits()
+            if all(t in debits for t in completed):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.25)
+
+
+def label(pid: int) -> str:
+    """A short name for one of the stack's processes: the service, `(uv)` for its wrapper."""
+    argv = procs.cmdline(pid)
+    joined = " ".join(argv)
+    for name in ("todos-api", "todos-relay", "budget-api", "budget-consumer"):
+        if name in joined:
+            return f"{name} (uv run)" if argv and argv[0].endswith("uv") else name
+    if argv and argv[0].startswith("postgres:"):
+        return "postgres backends"
+    if argv and "haproxy" in argv[0]:
+        return "haproxy"
+    return os.path.basename(argv[0]) if argv else f"pid {pid}"
+
+
+def processes(launcher: int) -> dict[int, str]:
+    """The launcher's descendants: pid -> label."""
+    return {pid: label(pid) for pid in procs.descendants(launcher)}
+
+
+def pid_source(
+    launcher: int, monitor: asyncpg.Connection, databases: Sequence[str]
+) -> Callable[[], Awaitable[list[int]]]:
+    """Processes whose CPU is the stack's: the launcher's descendants and the PostgreSQL
+    backends connected to its databases."""
+
+    async def pids() -> list[int]:
+        backends = await monitor.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", list(databases)
+        )
+        return procs.descendants(launcher) + [int(r["pid"]) for r in backends]
+
+    return pids
+
+
+def consumer_group(launcher: int) -> int:
+    """Process group of the budget consumer (the launcher starts each child in its own)."""
+    for pid in procs.descendants(launcher):
+        if procs.parent(pid) == launcher and "budget-consumer" in " ".join(procs.cmdline(pid)):
+            return os.getpgid(pid)
+    raise RuntimeError("no budget-consumer under the launcher")
+
+
+def pause(group: int, paused: bool) -> None:
+    """SIGSTOP / SIGCONT a whole process group (loopback bench only)."""
+    os.killpg(group, signal.SIGSTOP if paused else signal.SIGCONT)
