@@ -23,8 +23,6 @@ import math
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,14 +36,14 @@ import asyncpg
 import uvloop
 
 from e2e import broker
-from e2e.bench import peer_db, procs, system
+from e2e.bench import peer_db, peer_process, procs, system
 from e2e.bench.check import problems
 from e2e.bench.load import Job, Outcome, closed_loop, open_loop
 from e2e.bench.report import Side, percentile, table
 from e2e.identity import TokenMaker
 from e2e.stack import RunningStack, StackConfig
 
-WARM_UP = 64
+WARM_UP = 128
 PEER_VARIANTS = ("aiohttp", "httpx")
 
 
@@ -61,7 +59,7 @@ class Settings:
     open_seconds: float = _env("BENCH_OPEN_SECONDS", 10)
     rate: float = _env("BENCH_RATE", 100)
     concurrency: int = int(_env("BENCH_CONCURRENCY", 32))
-    tasks: int = int(_env("BENCH_TASKS", 2000))  # the system's closed-loop pool
+    tasks: int = int(_env("BENCH_TASKS", 12000))  # at most this many for the closed loop
     backlog: int = int(_env("BENCH_BACKLOG", 500))
     owners: int = int(_env("BENCH_OWNERS", 64))
     peer_tasks: int = int(_env("BENCH_PEER_TASKS", 20000))  # the peer's closed-loop pool
@@ -117,15 +115,20 @@ async def measure_system(s: Settings, stack: RunningStack) -> tuple[Side, list[s
     cfg = stack.config
     gateway, launcher = cfg.gateway_url, stack.process.pid
     started = time.monotonic()
-    total = WARM_UP + s.tasks + s.open_tasks + s.backlog
-    plan = await system.prepare(gateway, TokenMaker(stack.dev_dir), owners=s.owners, tasks=total)
+    plan = await system.prepare(gateway, TokenMaker(stack.dev_dir), owners=s.owners)
+    warm = await system.add_tasks(gateway, plan, WARM_UP)
+    opened = await system.add_tasks(gateway, plan, s.open_tasks)
+    backlog = await system.add_tasks(gateway, plan, s.backlog)
     took = time.monotonic() - started
-    say(f"prepared {total} tasks with costs for {s.owners} owners in {took:.0f} s")
-    warm = plan.jobs(0, WARM_UP)
-    closed = plan.jobs(WARM_UP, s.tasks)
-    opened = plan.jobs(WARM_UP + s.tasks, s.open_tasks)
-    backlog = plan.jobs(WARM_UP + s.tasks + s.open_tasks, s.backlog)
-    await closed_loop(gateway, iter(warm), concurrency=s.concurrency, seconds=30, name="warm-up")
+    say(f"prepared {len(plan.costs)} tasks with costs for {s.owners} owners in {took:.0f} s")
+    w = await closed_loop(gateway, iter(warm), concurrency=s.concurrency, seconds=60, name="warm")
+    say(f"warm-up: {w.ok_per_second:.0f}/s  {w.statuses_text()}")
+    # Tasks for the closed loop: what the warm-up rate needs, with a margin (preparing costs
+    # about as much as completing, so not the cap's worth when the system is slow).
+    pool = min(s.tasks, max(200, math.ceil(max(w.ok_per_second, 1) * s.seconds * 1.5)))
+    started = time.monotonic()
+    closed = await system.add_tasks(gateway, plan, pool)
+    say(f"prepared {pool} more for the closed loop in {time.monotonic() - started:.0f} s")
 
     dbs = await system.Databases.open(cfg.todos_db, cfg.budget_db)
     monitor = await asyncpg.connect(system.server_dsn("postgres"))
@@ -149,9 +152,11 @@ async def measure_system(s: Settings, stack: RunningStack) -> tuple[Side, list[s
         group = system.consumer_group(launcher)
         system.pause(group, True)
         try:
+            # Half the concurrency: the queue is the point here, not the hook's timeouts.
             queued = await closed_loop(
-                gateway, iter(backlog), concurrency=s.concurrency, seconds=60, name="backlog"
+                gateway, iter(backlog), concurrency=s.concurrency // 2, seconds=60, name="backlog"
             )
+            say(f"  {queued.ok_per_second:.0f}/s  {queued.statuses_text()}")
             for _ in range(150):  # the relay publishes what is queued: at most 30 s
                 if not await dbs.unpublished():
                     break
@@ -204,30 +209,6 @@ async def _load(
     return c, o
 
 
-def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"peer process exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port} after {within:.0f} s")
-
-
 async def measure_peer(s: Settings, variant: str, dev_dir: Path, logs: Path) -> Side:
     """Seed the peer's database, start it and its hook server, drive the same load."""
     side = Side(f"peer ({variant})")
@@ -248,28 +229,21 @@ async def measure_peer(s: Settings, variant: str, dev_dir: Path, logs: Path) -> 
     tokens = {o: maker.token(o, expires_in=3600) for o in owners}
     jobs = [Job(str(t), tokens[o]) for t, o, _ in tasks]
 
-    port, hook_port = s.port_base + 201, s.port_base + 202
     queue = f"bench.{s.run}.peer"
-    env = {
-        **os.environ,
-        "PEER_PORT": str(port),
-        "PEER_HOOK_PORT": str(hook_port),
-        "PEER_DATABASE_URL": dsn,
-        "PEER_HOOK_URL": f"http://127.0.0.1:{hook_port}/hook",
-        "PEER_HOOK_CLIENT": variant,
-        "PEER_QUEUE": queue,
-        "AMQP_URL": broker.AMQP_URL,
-        "JWT_PUBLIC_KEY_FILE": str(dev_dir / "jwt-public.pem"),
-    }
-    started: list[subprocess.Popen[bytes]] = []
+    peer = peer_process.start(
+        port=s.port_base + 201,
+        hook_port=s.port_base + 202,
+        dsn=dsn,
+        variant=variant,
+        queue=queue,
+        amqp_url=broker.AMQP_URL,
+        public_key_file=dev_dir / "jwt-public.pem",
+        log=logs / f"peer-{variant}.log",
+    )
     try:
-        for module in ("e2e.bench.peer_hook", "e2e.bench.peer"):
-            started.append(_spawn(module, env, logs / f"peer-{variant}.log"))
-        hook, app = started
-        _wait_port(hook_port, hook)
-        _wait_port(port, app)
+        app, hook = peer.app, peer.hook
         names = {app.pid: "peer (FastAPI, uvicorn)", hook.pid: "peer hook (aiohttp)"}
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = peer.url
         await closed_loop(
             base_url, iter(jobs[:WARM_UP]), concurrency=s.concurrency, seconds=30, name="warm-up"
         )
@@ -297,14 +271,7 @@ async def measure_peer(s: Settings, variant: str, dev_dir: Path, logs: Path) -> 
         side.notes.append(f"peer ({variant}): {done} in its database")
         return side
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        peer.stop()
         await broker.delete([], [queue])
 
 
@@ -319,6 +286,7 @@ def main() -> int:
     cfg = s.stack()
     stack = RunningStack(cfg, tmp / "dev", tmp / "stack.log")
     found: list[str] = []
+    began = time.monotonic()
     try:
         started = time.monotonic()
         stack.wait_ready(timeout=180)
@@ -338,6 +306,7 @@ def main() -> int:
     peers = [uvloop.run(measure_peer(s, v, tmp / "dev", tmp)) for v in PEER_VARIANTS]
     best = max(peers, key=lambda p: p.closed.ok_per_second if p.closed else 0.0)
     load_after = os.getloadavg()
+    say(f"done in {time.monotonic() - began:.0f} s")
     print(table(system_side, peers, best, s.rate))
     for note in [n for side in (system_side, *peers) for n in side.notes]:
         print(f"- {note}")
@@ -350,7 +319,7 @@ def main() -> int:
     print(f"balances exact: {'no' if found else 'yes'}")
     for line in found[:10]:
         print(f"  {line}")
-    if not found:
+    if not found and not os.environ.get("BENCH_KEEP_LOGS"):
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if found else 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class Outcome:
 
     name: str
     statuses: Counter[int] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # "503 hook_unavailable" ...
     latencies: list[float] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -46,8 +48,9 @@ class Outcome:
         return ordered[rank] * 1000
 
     def statuses_text(self) -> str:
-        """`200: 1234, 503: 5` (`err`: no answer)."""
-        return ", ".join(f"{code or 'err'}: {n}" for code, n in sorted(self.statuses.items()))
+        """`200: 1234, 503 hook_unavailable: 5` (`err`: no answer)."""
+        ok = [f"200: {self.statuses[200]}"] if self.statuses[200] else []
+        return ", ".join(ok + [f"{why}: {n}" for why, n in sorted(self.reasons.items())])
 
 
 async def _one(
@@ -57,14 +60,28 @@ async def _one(
     headers = {"Authorization": f"Bearer {job.token}"}
     try:
         async with session.post(url, headers=headers) as answer:
-            await answer.read()
+            body = await answer.read()
             status = answer.status
-    except (aiohttp.ClientError, TimeoutError):
+        if status != 200:
+            out.reasons[f"{status} {_code(body)}"] += 1
+    except (aiohttp.ClientError, TimeoutError) as exc:
         status = ERROR
+        out.reasons[f"err {type(exc).__name__}"] += 1
     out.latencies.append(time.perf_counter() - since)
     out.statuses[status] += 1
     if status == 200:
         out.completed.append(job.task_id)
+
+
+def _code(body: bytes) -> str:
+    """The problem document's `code`, else `?`."""
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return "?"
+    if not isinstance(problem, dict):
+        return "?"
+    return str(problem.get("code") or problem.get("detail") or "?")
 
 
 def session(limit: int = 0, timeout: float = 30.0) -> aiohttp.ClientSession:

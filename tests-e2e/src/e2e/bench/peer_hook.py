@@ -18,19 +18,23 @@ from aiohttp import web
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 from e2e.bench.peer_db import plain_dsn
 
-# Cost, account row lock, held update and hold insert in one round trip.
+# Cost, account row lock, held update and hold insert in one round trip; a repeated call for
+# the task reuses its hold.
 DECIDE = """
 WITH cost AS (SELECT amount FROM task_costs WHERE task_id = $1 AND owner_id = $2),
+existing AS (SELECT amount FROM holds WHERE task_id = $1),
 held AS (
     UPDATE accounts a SET held = a.held + cost.amount FROM cost
     WHERE a.owner_id = $2 AND a.balance - a.held >= cost.amount
+      AND NOT EXISTS (SELECT FROM existing)
     RETURNING cost.amount
 ),
 hold AS (
     INSERT INTO holds (task_id, owner_id, amount) SELECT $1, $2, amount FROM held
     RETURNING amount
 )
-SELECT (SELECT amount FROM cost) AS cost, (SELECT amount FROM hold) AS held
+SELECT (SELECT amount FROM cost) AS cost, (SELECT amount FROM hold) AS held,
+    (SELECT amount FROM existing) AS existing
 """
 
 SECRET = os.environ.get("PEER_HOOK_SECRET", "bench-secret")
@@ -38,7 +42,7 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 
 
 async def decide(request: web.Request) -> web.Response:
-    """`{"decision": "allow"}` when there is no cost or it is now held; else a veto."""
+    """`{"decision": "allow"}` when there is no cost or it is (now) held; else a veto."""
     body = await request.read()
     try:
         verify(request.headers.get(SIGNATURE_HEADER), body, SECRET, now=time.time())
@@ -48,7 +52,7 @@ async def decide(request: web.Request) -> web.Response:
     task_id, owner_id = uuid.UUID(call["task_id"]), uuid.UUID(call["owner_id"])
     row = await request.app[POOL].fetchrow(DECIDE, task_id, owner_id)
     assert row is not None
-    if row["cost"] is None or row["held"] is not None:
+    if row["cost"] is None or row["held"] is not None or row["existing"] is not None:
         return web.json_response({"decision": "allow"})
     return web.json_response({"decision": "veto", "reason": "Insufficient budget"})
 

@@ -34,15 +34,12 @@ def server_dsn(database: str) -> str:
 class Plan:
     """What was prepared: owners and their tokens and credits, tasks and their costs."""
 
+    admin: str
     token_type: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     credits: dict[str, int] = field(default_factory=dict)
     costs: dict[str, tuple[str, int]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-
-    def jobs(self, start: int, count: int) -> list[Job]:
-        """Completions of tasks `start` .. `start + count` (owners interleaved)."""
-        return [Job(t, self.tokens[self.costs[t][0]]) for t in self.order[start : start + count]]
+    rng: random.Random = field(default_factory=lambda: random.Random(10))
 
 
 async def _post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> Any:
@@ -52,44 +49,45 @@ async def _post(http: aiohttp.ClientSession, url: str, token: str, body: Any) ->
         return await r.json()
 
 
-async def prepare(
-    gateway: str, maker: TokenMaker, *, owners: int, tasks: int, seed: int = 10
-) -> Plan:
-    """A token type, `owners` owners, `tasks` tasks with costs 1-9 spread over them, and
-    credits of each owner's total cost plus a margin, all through the gateway."""
-    rng = random.Random(seed)
-    plan = Plan()
-    admin = maker.token(uuid.uuid4(), admin=True, expires_in=3600)
+async def prepare(gateway: str, maker: TokenMaker, *, owners: int) -> Plan:
+    """A fresh token type and `owners` owners with their tokens (admin calls, via the gateway)."""
+    plan = Plan(admin=maker.token(uuid.uuid4(), admin=True, expires_in=3600))
     ids = [str(uuid.uuid4()) for _ in range(owners)]
     plan.tokens = {o: maker.token(o, expires_in=3600) for o in ids}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+    async with aiohttp.ClientSession() as http:
         code = f"bench-{uuid.uuid4().hex[:10]}"
-        made = await _post(
-            http, f"{gateway}/api/budget/token-types", admin, {"code": code, "name": code}
-        )
-        plan.token_type = str(made["id"])
+        body = {"code": code, "name": code}
+        made = await _post(http, f"{gateway}/api/budget/token-types", plan.admin, body)
+    plan.token_type = str(made["id"])
+    return plan
+
+
+async def add_tasks(gateway: str, plan: Plan, count: int) -> list[Job]:
+    """`count` new tasks with costs 1-9, owners in turn, and credits to cover them (plus a
+    margin the first time): all through the gateway. Their completions, in order."""
+    owners = list(plan.tokens)
+    made: list[str] = [""] * count
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
         gate = asyncio.Semaphore(CONCURRENCY)
-        order = [""] * tasks
 
         async def one(i: int) -> None:
-            owner, cost = ids[i % owners], rng.randint(1, 9)
+            owner, cost = owners[(len(plan.costs) + i) % len(owners)], plan.rng.randint(1, 9)
+            token = plan.tokens[owner]
             async with gate:
-                task = await _post(
-                    http, f"{gateway}/api/todos/tasks", plan.tokens[owner], {"title": "bench"}
-                )
+                task = await _post(http, f"{gateway}/api/todos/tasks", token, {"title": "bench"})
                 body = {"task_id": task["id"], "token_type_id": plan.token_type, "amount": cost}
-                await _post(http, f"{gateway}/api/budget/task-costs", plan.tokens[owner], body)
-            plan.costs[str(task["id"])] = (owner, cost)
-            order[i] = str(task["id"])
+                await _post(http, f"{gateway}/api/budget/task-costs", token, body)
+            made[i] = str(task["id"])
+            plan.costs[made[i]] = (owner, cost)
 
-        await asyncio.gather(*(one(i) for i in range(tasks)))
-        plan.order = order
-        for owner in ids:
-            total = sum(c for o, c in plan.costs.values() if o == owner)
-            plan.credits[owner] = total + 1000
-            body = {"owner_id": owner, "token_type_id": plan.token_type, "amount": total + 1000}
-            await _post(http, f"{gateway}/api/budget/credits", admin, body)
-    return plan
+        await asyncio.gather(*(one(i) for i in range(count)))
+        for owner in owners:
+            amount = sum(plan.costs[t][1] for t in made if plan.costs[t][0] == owner)
+            amount += 0 if owner in plan.credits else 1000
+            body = {"owner_id": owner, "token_type_id": plan.token_type, "amount": amount}
+            await _post(http, f"{gateway}/api/budget/credits", plan.admin, body)
+            plan.credits[owner] = plan.credits.get(owner, 0) + amount
+    return [Job(t, plan.tokens[plan.costs[t][0]]) for t in made]
 
 
 async def balances(gateway: str, plan: Plan) -> dict[str, Balance]:
