@@ -115,13 +115,20 @@ async def closed_loop(
 
 
 async def open_loop(
-    base_url: str, jobs: Iterator[Job], *, rate: float, seconds: float, name: str
+    base_url: str,
+    jobs: Iterator[Job],
+    *,
+    rate: float,
+    seconds: float,
+    name: str,
+    limit: int = 256,
 ) -> Outcome:
     """Requests sent at `rate` per second whatever the answers; latency counts from the
     moment each was due, so a server that falls behind is not flattered (no coordinated
-    omission)."""
+    omission). At most `limit` connections: a server that falls far behind sees a queue in
+    the client rather than thousands of sockets (the wait still counts)."""
     out = Outcome(name)
-    async with session() as http:
+    async with session(limit=limit) as http:
         started = time.perf_counter()
         pending: set[asyncio.Task[None]] = set()
         for i in range(int(rate * seconds)):

@@ -31,6 +31,10 @@ class PeerProcesses:
                 process.wait()
 
 
+class _Exited(RuntimeError):
+    """The process ended before it listened."""
+
+
 def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -47,7 +51,7 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30.0
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"peer process exited with {process.returncode}")
+            raise _Exited(f"{process.args!r} exited with {process.returncode}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -78,17 +82,33 @@ def start(
         "AMQP_URL": amqp_url,
         "JWT_PUBLIC_KEY_FILE": str(public_key_file),
     }
-    hook = _spawn("e2e.bench.peer_hook", env, log)
+    hook = _listening("e2e.bench.peer_hook", hook_port, env, log)
     try:
-        app = _spawn("e2e.bench.peer", env, log)
-    except OSError:
-        hook.kill()
-        raise
-    running = PeerProcesses(hook, app, f"http://127.0.0.1:{port}")
-    try:
-        _wait_port(hook_port, hook)
-        _wait_port(port, app)
+        app = _listening("e2e.bench.peer", port, env, log)
     except Exception:
-        running.stop()
+        hook.kill()
+        hook.wait()
         raise
-    return running
+    return PeerProcesses(hook, app, f"http://127.0.0.1:{port}")
+
+
+def _listening(
+    module: str, port: int, env: dict[str, str], log: Path, attempts: int = 5
+) -> subprocess.Popen[bytes]:
+    """Start `module` and wait until it listens on `port`. Our ports lie in the ephemeral
+    range, so a client socket may hold one for a moment: a failed bind is retried."""
+    for attempt in range(1, attempts + 1):
+        process = _spawn(module, env, log)
+        try:
+            _wait_port(port, process)
+        except _Exited:
+            if attempt == attempts:
+                raise
+            time.sleep(1.0)
+            continue
+        except Exception:
+            process.kill()
+            process.wait()
+            raise
+        return process
+    raise AssertionError("unreachable")

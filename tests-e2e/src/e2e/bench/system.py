@@ -146,13 +146,25 @@ class Databases:
             await self.todos.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         )
 
+    async def own_pids(self) -> set[int]:
+        """The backends serving these two connections (the bench's, not the stack's)."""
+        return {
+            int(await self.todos.fetchval("SELECT pg_backend_pid()")),
+            int(await self.budget.fetchval("SELECT pg_backend_pid()")),
+        }
+
     async def wait_drained(self, within: float) -> bool:
-        """Poll until every completed task has a debit; False when `within` s pass first."""
+        """Poll until there are as many debited tasks as completed ones (every task has a
+        cost); False when `within` s pass first. Counts only: the poll runs while metered."""
         deadline = time.monotonic() + within
         while True:
-            completed = await self.completed()
-            debits = await self.debits()
-            if all(t in debits for t in completed):
+            completed = await self.todos.fetchval(
+                "SELECT count(*) FROM tasks WHERE status = 'completed'"
+            )
+            debited = await self.budget.fetchval(
+                "SELECT count(DISTINCT reference_id) FROM ledger_entries WHERE kind = 'debit'"
+            )
+            if debited >= completed:
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -179,16 +191,17 @@ def processes(launcher: int) -> dict[int, str]:
 
 
 def pid_source(
-    launcher: int, monitor: asyncpg.Connection, databases: Sequence[str]
+    launcher: int, monitor: asyncpg.Connection, databases: Sequence[str], exclude: set[int]
 ) -> Callable[[], Awaitable[list[int]]]:
     """Processes whose CPU is the stack's: the launcher's descendants and the PostgreSQL
-    backends connected to its databases."""
+    backends connected to its databases, but for `exclude` (the bench's own)."""
 
     async def pids() -> list[int]:
         backends = await monitor.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", list(databases)
         )
-        return procs.descendants(launcher) + [int(r["pid"]) for r in backends]
+        found = [int(r["pid"]) for r in backends if int(r["pid"]) not in exclude]
+        return procs.descendants(launcher) + found
 
     return pids
 
