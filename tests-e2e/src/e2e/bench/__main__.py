@@ -303,8 +303,8 @@ def main() -> int:
         stack.wait_ready(timeout=180)
         say(f"stack ready in {time.monotonic() - started:.0f} s (gateway {cfg.gateway_url})")
         system_side, found = uvloop.run(measure_system(s, stack))
-    except Exception:
-        say(f"the stack failed; its log ends:\n{stack.tail()}")
+    except Exception as exc:
+        say(f"failed: {exc!r}; the stack's log ({stack.log_file}) ends:\n{stack.tail(15)}")
         raise
     finally:
         stack.stop()

@@ -42,11 +42,21 @@ class Plan:
     rng: random.Random = field(default_factory=lambda: random.Random(10))
 
 
-async def _post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> Any:
-    async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
-        if r.status != 201:
-            raise RuntimeError(f"POST {url}: {r.status} {await r.text()}")
-        return await r.json()
+async def _post(
+    http: aiohttp.ClientSession, url: str, token: str, body: Any, *, retry_ok: int = 201
+) -> Any:
+    """POST and return the 201 body. A keep-alive connection the gateway closes under us is
+    retried (at most twice); `retry_ok` is the status that means "the first try got through"."""
+    for attempt in range(3):
+        try:
+            async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+                if r.status == 201 or (attempt and r.status == retry_ok):
+                    return await r.json(content_type=None)
+                raise RuntimeError(f"POST {url}: {r.status} {await r.text()}")
+        except aiohttp.ServerDisconnectedError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def prepare(gateway: str, maker: TokenMaker, *, owners: int) -> Plan:
@@ -76,7 +86,7 @@ async def add_tasks(gateway: str, plan: Plan, count: int) -> list[Job]:
             async with gate:
                 task = await _post(http, f"{gateway}/api/todos/tasks", token, {"title": "bench"})
                 body = {"task_id": task["id"], "token_type_id": plan.token_type, "amount": cost}
-                await _post(http, f"{gateway}/api/budget/task-costs", token, body)
+                await _post(http, f"{gateway}/api/budget/task-costs", token, body, retry_ok=409)
             made[i] = str(task["id"])
             plan.costs[made[i]] = (owner, cost)
 
