@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -140,3 +141,25 @@ async def test_the_peer_completes_holds_and_publishes_what_it_can_afford(peer: P
     assert again.reasons == {"404 no such open task": 1}
     assert await peer_db.counts(server_dsn(DB)) == {"completed": 4, "outbox": 4, "holds": 4}
     assert await _queued(queue) == 4
+
+
+async def test_the_open_loop_counts_what_stays_unanswered_with_its_wait() -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.match_info["task"]))
+        return web.json_response({"code": "late"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/api/todos/tasks/{task}/complete", slow)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", PORT_BASE + 303).start()
+    try:
+        jobs = iter([Job("0", "t"), Job("0", "t"), Job("5", "t")])
+        url = f"http://127.0.0.1:{PORT_BASE + 303}"
+        out = await open_loop(url, jobs, rate=10, seconds=0.3, name="o", tail=1.0)
+    finally:
+        await runner.cleanup()
+
+    assert out.reasons == {"503 late": 2, "err unanswered": 1}
+    assert len(out.latencies) == 3
+    assert max(out.latencies) >= 1.0  # the given-up request counts with its whole wait

@@ -123,9 +123,10 @@ async def measure_system(s: Settings, stack: RunningStack) -> tuple[Side, list[s
     say(f"prepared {len(plan.costs)} tasks with costs for {s.owners} owners in {took:.0f} s")
     w = await closed_loop(gateway, iter(warm), concurrency=s.concurrency, seconds=60, name="warm")
     say(f"warm-up: {w.ok_per_second:.0f}/s  {w.statuses_text()}")
-    # Tasks for the closed loop: what the warm-up rate needs, with a margin (preparing costs
-    # about as much as completing, so not the cap's worth when the system is slow).
-    pool = min(s.tasks, max(200, math.ceil(max(w.ok_per_second, 1) * s.seconds * 1.5)))
+    # Tasks for the closed loop: what the warm-up pace needs, with a margin (preparing costs
+    # about as much as completing, so not the cap's worth when the system is slow). Every
+    # answer, a refusal too, uses a task up.
+    pool = min(s.tasks, max(200, math.ceil(w.answers_per_second * s.seconds * 1.5)))
     started = time.monotonic()
     closed = await system.add_tasks(gateway, plan, pool)
     say(f"prepared {pool} more for the closed loop in {time.monotonic() - started:.0f} s")

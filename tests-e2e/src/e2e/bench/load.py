@@ -39,6 +39,11 @@ class Outcome:
         """200 answers per second of the phase."""
         return self.statuses[200] / self.elapsed if self.elapsed else 0.0
 
+    @property
+    def answers_per_second(self) -> float:
+        """Answers of any kind (each used up a task) per second of the phase."""
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
     def percentile(self, p: float) -> float:
         """Latency percentile `p` (0-100) in milliseconds, nearest rank; 0 without data."""
         if not self.latencies:
@@ -67,6 +72,11 @@ async def _one(
     except (aiohttp.ClientError, TimeoutError) as exc:
         status = ERROR
         out.reasons[f"err {type(exc).__name__}"] += 1
+    except asyncio.CancelledError:  # given up on: it counts, with the time it had waited
+        out.latencies.append(time.perf_counter() - since)
+        out.statuses[ERROR] += 1
+        out.reasons["err unanswered"] += 1
+        raise
     out.latencies.append(time.perf_counter() - since)
     out.statuses[status] += 1
     if status == 200:
@@ -122,6 +132,7 @@ async def open_loop(
     seconds: float,
     name: str,
     limit: int = 256,
+    tail: float = 15.0,
 ) -> Outcome:
     """Requests sent at `rate` per second whatever the answers; latency counts from the
     moment each was due, so a server that falls behind is not flattered (no coordinated
@@ -142,7 +153,11 @@ async def open_loop(
             task = asyncio.create_task(_one(http, base_url, job, due, out))
             pending.add(task)
             task.add_done_callback(pending.discard)
+        # Stragglers get `tail` seconds more; what is still unanswered then counts as lost.
         if pending:
-            await asyncio.gather(*pending)
+            _, late = await asyncio.wait(pending, timeout=tail)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         out.elapsed = time.perf_counter() - started
     return out

@@ -52,6 +52,14 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
+def _share(s: Side, process: str) -> str:
+    """One process's part: ms per completion, or CPU seconds when nothing completed."""
+    if process not in s.cpu_by_process:
+        return ""
+    used = s.cpu_by_process[process]
+    return f"{used * 1000 / s.completions:.1f}" if s.completions else f"{used:.1f} s"
+
+
 def table(system: Side, peers: Sequence[Side], peer: Side, rate: float) -> str:
     """Rows of figures, one column per contender, the last the system/peer ratio."""
     sides = [system, *peers]
@@ -83,20 +91,12 @@ def table(system: Side, peers: Sequence[Side], peer: Side, rate: float) -> str:
     )
     add(
         "CPU ms per completion, all processes",
-        [f"{s.cpu_ms_per_completion:.1f}" for s in sides],
+        [f"{s.cpu_ms_per_completion:.1f}" if s.completions else "n/a" for s in sides],
         _ratio(system.cpu_ms_per_completion, peer.cpu_ms_per_completion),
     )
-    names = sorted({n for s in sides for n in s.cpu_by_process})
-    for n in names:
-        add(
-            f"  {n}",
-            [
-                f"{s.cpu_by_process[n] * 1000 / s.completions:.1f}"
-                if n in s.cpu_by_process and s.completions
-                else ""
-                for s in sides
-            ],
-        )
+    add("  CPU s in all (load phases)", [f"{s.cpu_seconds:.1f}" for s in sides])
+    for n in sorted({n for s in sides for n in s.cpu_by_process}):
+        add(f"  {n}", [_share(s, n) for s in sides])
     add("RSS MiB now / peak", ["" for _ in sides])
     for n in sorted({n for s in sides for n in s.memory}):
         add(
