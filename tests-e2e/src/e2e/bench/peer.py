@@ -23,7 +23,7 @@ from typing import Annotated, Any, Protocol
 
 import aio_pika
 import aiohttp
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import jwt
 import uvicorn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 SCHEMA = """
 DROP TABLE IF EXISTS tasks, outbox, accounts, task_costs, holds;

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from aiohttp import web
 
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from e2e.bench import procs
 from e2e.bench.check import Balance
