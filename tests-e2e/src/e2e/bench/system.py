@@ -45,17 +45,21 @@ class Plan:
 async def _post(
     http: aiohttp.ClientSession, url: str, token: str, body: Any, *, retry_ok: int = 201
 ) -> Any:
-    """POST and return the 201 body. A keep-alive connection the gateway closes under us is
-    retried (at most twice); `retry_ok` is the status that means "the first try got through"."""
-    for attempt in range(3):
+    """POST and return the 201 body. A 5xx or a keep-alive connection the gateway closed under
+    us is retried (a busy shared PostgreSQL may refuse a connection for a moment); on a retry,
+    `retry_ok` is the status that means "the first try got through after all"."""
+    attempts = 5
+    for attempt in range(attempts):
         try:
             async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
                 if r.status == 201 or (attempt and r.status == retry_ok):
                     return await r.json(content_type=None)
-                raise RuntimeError(f"POST {url}: {r.status} {await r.text()}")
+                if r.status < 500 or attempt == attempts - 1:
+                    raise RuntimeError(f"POST {url}: {r.status} {await r.text()}")
         except aiohttp.ServerDisconnectedError:
-            if attempt == 2:
+            if attempt == attempts - 1:
                 raise
+        await asyncio.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
