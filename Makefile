@@ -9,7 +9,7 @@ PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate
+.PHONY: run token demo test-e2e validate bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -72,3 +72,9 @@ demo: ## against a running stack: veto -> credit -> complete -> debit, told read
 
 test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway
 	$(PYTEST) tests-e2e/tests
+
+# One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
+# same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see
+# tests-e2e/src/e2e/bench/__main__.py), e.g. make bench BENCH_RATE=200.
+bench: install ## the whole stack against an inline peer, same load, one run; prints the table
+	$(RUN) python -m e2e.bench
