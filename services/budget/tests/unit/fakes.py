@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from budget.domain.account import Account
 from budget.domain.model import (
     Balance,
     EntryKind,
@@ -16,6 +17,7 @@ from budget.domain.model import (
     TaskCost,
     TokenType,
 )
+from budget.service_layer.ports import SaveResult
 
 
 @dataclass
@@ -27,6 +29,7 @@ class State:
     holds: dict[UUID, Hold] = field(default_factory=dict)
     events: set[UUID] = field(default_factory=set)
     aborted: set[UUID] = field(default_factory=set)
+    versions: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
 
 
 class FakeRepository:
@@ -46,7 +49,9 @@ class FakeRepository:
         return sorted(self.s.token_types.values(), key=lambda t: t.code)
 
     async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        return self.s.accounts.setdefault((owner_id, token_type_id), 0)
+        key = (owner_id, token_type_id)
+        self.s.versions[key] = self.s.versions.get(key, 0) + 1
+        return self.s.accounts.setdefault(key, 0)
 
     async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None:
         self.s.accounts[(owner_id, token_type_id)] = balance
@@ -68,18 +73,19 @@ class FakeRepository:
             None,
         )
 
-    async def has_debit(self, owner_id: UUID, reference_id: str) -> bool:
-        return any(
-            e.kind is EntryKind.DEBIT and (e.owner_id, e.reference_id) == (owner_id, reference_id)
-            for e in self.s.entries
-        )
-
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
         return [
-            Balance(tt, balance, await self.held(owner, tt, now))
+            Balance(tt, balance, self._held(owner, tt, now))
             for (owner, tt), balance in sorted(self.s.accounts.items(), key=lambda kv: str(kv[0]))
             if owner == owner_id
         ]
+
+    def _held(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> int:
+        return sum(
+            h.amount
+            for h in self.s.holds.values()
+            if (h.owner_id, h.token_type_id) == (owner_id, token_type_id) and h.counts_at(now)
+        )
 
     async def ledger_page(
         self, owner_id: UUID, token_type_id: UUID | None, before_seq: int | None, limit: int
@@ -116,60 +122,107 @@ class FakeRepository:
             if c.owner_id == owner_id and task_id in (None, c.task_id) and c.visible
         ]  # fmt: skip
 
-    async def delete_cost(self, cost_id: UUID) -> None:
-        del self.s.costs[cost_id]
 
-    async def mark_charged(self, cost_id: UUID, at: datetime) -> None:
-        self.s.costs[cost_id] = replace(self.s.costs[cost_id], charged_at=at)
+class FakeAccounts:
+    """The `Accounts` port in memory: a save applies only over the version it loaded."""
 
-    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None:
-        self.s.costs[cost_id] = replace(self.s.costs[cost_id], task_deleted_at=at)
+    def __init__(self, state: State) -> None:
+        self.s = state
+        self.loads = 0
+        self.saves = 0
 
-    async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
-        for h in list(self.s.holds.values()):
-            if (h.owner_id, h.token_type_id) == (owner_id, token_type_id) and (
-                h.status is HoldStatus.ACTIVE and h.expires_at <= now):  # fmt: skip
-                self.s.holds[h.id] = replace(h, status=HoldStatus.EXPIRED)
-
-    async def held(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> int:
-        return sum(
-            h.amount
-            for h in self.s.holds.values()
-            if (h.owner_id, h.token_type_id) == (owner_id, token_type_id) and h.counts_at(now)
+    async def load(
+        self,
+        owner_id: UUID,
+        task_id: UUID,
+        now: datetime,
+        *,
+        invocation_id: UUID | None = None,
+        event_id: UUID | None = None,
+    ) -> tuple[Account, bool]:
+        self.loads += 1
+        cost = next(
+            (c for c in self.s.costs.values() if (c.owner_id, c.task_id) == (owner_id, task_id)),
+            None,
         )
-
-    async def active_hold(self, owner_id: UUID, task_id: UUID) -> Hold | None:
-        return next(
+        hold = next(
             (
                 h for h in self.s.holds.values()
                 if (h.owner_id, h.task_id) == (owner_id, task_id) and h.status is HoldStatus.ACTIVE
             ),
             None,
         )  # fmt: skip
+        tt = cost.token_type_id if cost else hold.token_type_id if hold else None
+        token_type = self.s.token_types.get(tt) if tt else None
+        account = Account(
+            owner_id=owner_id,
+            task_id=task_id,
+            token_type_id=tt,
+            code=token_type.code if token_type else str(tt),
+            opening_balance=self.s.accounts.get((owner_id, tt), 0) if tt else 0,
+            version=self.s.versions.get((owner_id, tt), 0) if tt else 0,
+            cost=cost,
+            task_hold=hold,
+            held_by_others=sum(
+                h.amount
+                for h in self.s.holds.values()
+                if (h.owner_id, h.token_type_id) == (owner_id, tt)
+                and h.task_id != task_id
+                and h.counts_at(now)
+            ),
+            debited=any(
+                e.kind is EntryKind.DEBIT
+                and (e.owner_id, e.reference_id) == (owner_id, str(task_id))
+                for e in self.s.entries
+            ),
+            invocation_aborted=invocation_id in self.s.aborted,
+        )
+        return copy.deepcopy(account), event_id in self.s.events
 
-    async def add_hold(self, hold: Hold) -> None:
-        assert await self.active_hold(hold.owner_id, hold.task_id) is None, "unique index"
-        self.s.holds[hold.id] = hold
-
-    async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None:
-        self.s.holds[hold_id] = replace(self.s.holds[hold_id], status=status)
-
-    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
-        self.s.holds[hold_id] = replace(self.s.holds[hold_id], invocations=invocations)
-
-    async def record_aborted_invocation(
-        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
-    ) -> None:
-        self.s.aborted.add(invocation_id)
-
-    async def is_aborted_invocation(self, invocation_id: UUID) -> bool:
-        return invocation_id in self.s.aborted
-
-    async def record_event(self, event_id: UUID, event_type: str) -> bool:
-        if event_id in self.s.events:
-            return False
-        self.s.events.add(event_id)
-        return True
+    async def save(
+        self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
+    ) -> SaveResult:
+        self.saves += 1
+        key = (account.owner_id, account.token_type_id)
+        if account.token_type_id is not None:
+            if self.s.versions.get(key, 0) != account.version:  # type: ignore[arg-type]
+                return SaveResult.CONFLICT
+            self.s.versions[key] = account.version + 1  # type: ignore[index]
+            self.s.accounts[key] = account.balance  # type: ignore[index]
+        elif event_id is not None and event_id in self.s.events:
+            return SaveResult.DUPLICATE
+        if event_id is not None:
+            self.s.events.add(event_id)
+        for entry in account.entries:
+            assert entry.kind is not EntryKind.DEBIT or not any(
+                e.kind is EntryKind.DEBIT
+                and (e.owner_id, e.reference_id) == (entry.owner_id, entry.reference_id)
+                for e in self.s.entries
+            ), "unique index: one debit per task"
+            self.s.entries.append(entry)
+        cost = account.changed_cost or account.cost
+        if cost is not None and account.cost_removed:
+            del self.s.costs[cost.id]
+        elif account.changed_cost is not None:
+            self.s.costs[cost.id] = account.changed_cost  # type: ignore[union-attr]
+        if account.changed_hold is not None:
+            self.s.holds[account.changed_hold.id] = account.changed_hold
+        if account.expire_until is not None:
+            for h in list(self.s.holds.values()):
+                if (h.owner_id, h.token_type_id) == key and h.status is HoldStatus.ACTIVE and (
+                    h.expires_at <= account.expire_until):  # fmt: skip
+                    self.s.holds[h.id] = replace(h, status=HoldStatus.EXPIRED)
+        if account.new_hold is not None:
+            new = account.new_hold
+            assert not any(
+                h.status is HoldStatus.ACTIVE
+                and (h.owner_id, h.task_id) == (new.owner_id, new.task_id)
+                for h in self.s.holds.values()
+            ), "unique index: one active hold per task"
+            self.s.holds[new.id] = new
+        if account.aborted_invocation is not None:
+            self.s.aborted.add(account.aborted_invocation)
+        return SaveResult.SAVED
 
 
 class FakeUnitOfWork:
@@ -178,6 +231,11 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.state = State()
         self.commits = 0
+        self._accounts = FakeAccounts(self.state)
+
+    @property
+    def accounts(self) -> FakeAccounts:
+        return self._accounts
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeRepository]:

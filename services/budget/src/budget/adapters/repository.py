@@ -10,19 +10,17 @@ from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from budget.adapters.accounts import SqlAccounts
 from budget.adapters.tables import (
-    aborted_invocations,
     accounts,
     holds,
     ledger_entries,
-    processed_events,
     task_costs,
 )
 from budget.adapters.tables import token_types as token_types_t
 from budget.domain.model import (
     Balance,
     EntryKind,
-    Hold,
     HoldStatus,
     LedgerEntry,
     TaskCost,
@@ -60,21 +58,17 @@ class SqlBudgetRepository:
         return [TokenType(r.id, r.code, r.name) for r in rows]
 
     async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        a = accounts.c
-        locked = (
-            select(a.balance)
-            .where(a.owner_id == owner_id, a.token_type_id == token_type_id)
-            .with_for_update()
-        )
-        balance = (await self._conn.execute(locked)).scalar_one_or_none()
-        if balance is None:
-            await self._conn.execute(
-                insert(accounts)
-                .values(owner_id=owner_id, token_type_id=token_type_id)
-                .on_conflict_do_nothing()
+        # One statement: create or touch the row, which locks it and bumps its version.
+        stmt = (
+            insert(accounts)
+            .values(owner_id=owner_id, token_type_id=token_type_id)
+            .on_conflict_do_update(
+                index_elements=[accounts.c.owner_id, accounts.c.token_type_id],
+                set_={"version": accounts.c.version + 1},
             )
-            balance = (await self._conn.execute(locked)).scalar_one()
-        return int(balance)
+            .returning(accounts.c.balance)
+        )
+        return int((await self._conn.execute(stmt)).scalar_one())
 
     async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None:
         a = accounts.c
@@ -112,13 +106,6 @@ class SqlBudgetRepository:
             )
         ).first()
         return _entry(row) if row else None
-
-    async def has_debit(self, owner_id: UUID, reference_id: str) -> bool:
-        e = ledger_entries.c
-        stmt = select(e.id).where(
-            e.owner_id == owner_id, e.reference_id == reference_id, e.kind == "debit"
-        )
-        return (await self._conn.execute(stmt)).first() is not None
 
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
         a, h = accounts.c, holds.c
@@ -190,108 +177,6 @@ class SqlBudgetRepository:
         rows = await self._conn.execute(stmt.order_by(c.created_at.desc(), c.id))
         return [_cost(r) for r in rows]
 
-    async def delete_cost(self, cost_id: UUID) -> None:
-        await self._conn.execute(task_costs.delete().where(task_costs.c.id == cost_id))
-
-    async def mark_charged(self, cost_id: UUID, at: datetime) -> None:
-        c = task_costs.c
-        await self._conn.execute(update(task_costs).where(c.id == cost_id).values(charged_at=at))
-
-    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None:
-        c = task_costs.c
-        await self._conn.execute(
-            update(task_costs).where(c.id == cost_id).values(task_deleted_at=at)
-        )
-
-    async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
-        h = holds.c
-        await self._conn.execute(
-            update(holds)
-            .where(
-                h.owner_id == owner_id,
-                h.token_type_id == token_type_id,
-                h.status == _ACTIVE,
-                h.expires_at <= now,
-            )
-            .values(status=HoldStatus.EXPIRED.value)
-        )
-
-    async def held(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> int:
-        h = holds.c
-        stmt = select(func.coalesce(func.sum(h.amount), 0)).where(
-            h.owner_id == owner_id,
-            h.token_type_id == token_type_id,
-            h.status == _ACTIVE,
-            h.expires_at > now,
-        )
-        return int((await self._conn.execute(stmt)).scalar_one())
-
-    async def active_hold(self, owner_id: UUID, task_id: UUID) -> Hold | None:
-        h = holds.c
-        stmt = select(holds).where(
-            h.owner_id == owner_id, h.task_id == task_id, h.status == _ACTIVE
-        )
-        row = (await self._conn.execute(stmt)).first()
-        if row is None:
-            return None
-        return Hold(
-            id=row.id,
-            owner_id=row.owner_id,
-            token_type_id=row.token_type_id,
-            task_id=row.task_id,
-            amount=int(row.amount),
-            status=HoldStatus(row.status),
-            expires_at=row.expires_at,
-            invocations=frozenset(row.invocation_ids),
-        )
-
-    async def add_hold(self, hold: Hold) -> None:
-        await self._conn.execute(
-            insert(holds).values(
-                id=hold.id,
-                owner_id=hold.owner_id,
-                token_type_id=hold.token_type_id,
-                task_id=hold.task_id,
-                amount=hold.amount,
-                status=hold.status.value,
-                expires_at=hold.expires_at,
-                invocation_ids=sorted(hold.invocations),
-            )
-        )
-
-    async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None:
-        await self._conn.execute(
-            update(holds).where(holds.c.id == hold_id).values(status=status.value)
-        )
-
-    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
-        await self._conn.execute(
-            update(holds).where(holds.c.id == hold_id).values(invocation_ids=sorted(invocations))
-        )
-
-    async def record_aborted_invocation(
-        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
-    ) -> None:
-        await self._conn.execute(
-            insert(aborted_invocations)
-            .values(invocation_id=invocation_id, owner_id=owner_id, task_id=task_id)
-            .on_conflict_do_nothing()
-        )
-
-    async def is_aborted_invocation(self, invocation_id: UUID) -> bool:
-        i = aborted_invocations.c
-        stmt = select(i.invocation_id).where(i.invocation_id == invocation_id)
-        return (await self._conn.execute(stmt)).first() is not None
-
-    async def record_event(self, event_id: UUID, event_type: str) -> bool:
-        stmt = (
-            insert(processed_events)
-            .values(event_id=event_id, event_type=event_type)
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
-
     async def count_active_holds(self, now: datetime) -> int:
         """Unexpired active holds across all owners (a metric, not a use case)."""
         h = holds.c
@@ -300,10 +185,16 @@ class SqlBudgetRepository:
 
 
 class SqlUnitOfWork:
-    """Opens one transaction per `transaction()` block on the engine's pool."""
+    """Opens one transaction per `transaction()` block on the engine's pool; `accounts` is
+    the aggregate's repository, which needs no transaction of ours."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._accounts = SqlAccounts(engine)
+
+    @property
+    def accounts(self) -> SqlAccounts:
+        return self._accounts
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlBudgetRepository]:

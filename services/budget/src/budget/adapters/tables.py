@@ -43,6 +43,8 @@ accounts = Table(
     Column("owner_id", Uuid, primary_key=True),
     Column("token_type_id", Uuid, ForeignKey("token_types.id"), primary_key=True),
     Column("balance", BigInteger, nullable=False, server_default=text("0")),
+    # Bumped by every change to the account, its holds or its tasks' costs (see Account).
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_now),
 )
 

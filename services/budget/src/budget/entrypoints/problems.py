@@ -11,10 +11,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from budget.adapters.db_errors import is_transient_db_error, sqlstate
-from budget.service_layer.errors import UseCaseError
+from budget.service_layer.errors import (
+    AccountBusy,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UseCaseError,
+)
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 
 log = structlog.get_logger(__name__)
+
+# The HTTP status of each use-case failure: decided here, at the edge, not in the use cases.
+STATUS_OF: dict[type[UseCaseError], int] = {
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unprocessable: 422,
+}
 
 
 class ProblemError(Exception):
@@ -51,6 +66,7 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(UseCaseError, _on_use_case)  # type: ignore[arg-type]
+    app.add_exception_handler(AccountBusy, _on_busy)
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     for outage in (SQLAlchemyError, OSError, TimeoutError):
@@ -63,7 +79,14 @@ async def _on_problem(_: Request, exc: ProblemError) -> JSONResponse:
 
 
 async def _on_use_case(_: Request, exc: UseCaseError) -> JSONResponse:
-    return problem_response(exc.status, exc.code, exc.detail)
+    status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
+    return problem_response(status, exc.code, exc.detail)
+
+
+async def _on_busy(_: Request, exc: Exception) -> JSONResponse:
+    """An account changed under every attempt: like a lock timeout, retry shortly."""
+    log.warning("account_busy", error=str(exc)[:300])
+    return problem_response(503, "unavailable", str(exc), {"Retry-After": "1"})
 
 
 async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

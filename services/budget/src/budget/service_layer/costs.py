@@ -1,11 +1,14 @@
 """Task costs: what completing a task will cost its owner. Owner-scoped throughout."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from budget.domain.model import HoldStatus, TaskCost
+from budget.domain.account import Account
+from budget.domain.model import TaskCost
 from budget.service_layer.errors import Conflict, NotFound
-from budget.service_layer.ports import UnitOfWork
+from budget.service_layer.ports import Clock, UnitOfWork
+from budget.service_layer.steps import run_step
 from contracts.identity import Caller
 
 
@@ -37,20 +40,26 @@ async def list_costs(uow: UnitOfWork, caller: Caller, task_id: UUID | None) -> S
         return await repo.list_costs(caller.owner_id, task_id)
 
 
-async def delete_cost(uow: UnitOfWork, caller: Caller, cost_id: UUID) -> None:
+async def delete_cost(
+    uow: UnitOfWork, caller: Caller, cost_id: UUID, *, clock: Clock | None = None
+) -> None:
     """Remove an uncharged cost and release its hold; another owner's cost is not found."""
     async with uow.transaction() as repo:
         cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
-        if cost is None or not cost.visible:
+    if cost is None or not cost.visible:
+        raise NotFound(f"Task cost {cost_id} does not exist.")
+
+    def remove(account: Account, now: datetime) -> None:
+        # Decided on the account as saved: the consumer may be charging this very cost.
+        current = account.cost
+        if current is None or current.id != cost_id or not current.visible:
             raise NotFound(f"Task cost {cost_id} does not exist.")
-        # Lock first: the consumer may be charging this very cost right now.
-        await repo.lock_account(cost.owner_id, cost.token_type_id)
-        cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
-        if cost is None or not cost.visible:
-            raise NotFound(f"Task cost {cost_id} does not exist.")
-        if cost.charged_at is not None:
+        if current.charged_at is not None:
             raise Conflict("The task was completed and its cost charged.", code="already_charged")
-        hold = await repo.active_hold(cost.owner_id, cost.task_id)
-        if hold is not None:
-            await repo.set_hold_status(hold.id, HoldStatus.RELEASED)
-        await repo.delete_cost(cost.id)
+        account.remove_cost()
+
+    await run_step(uow, clock or _utc_now, caller.owner_id, cost.task_id, remove)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,8 +1,9 @@
-"""Use-case failures, each with the stable `code` the API puts in its problem document."""
+"""Use-case failures: plain exceptions; the API maps them to problem documents at the edge."""
 
 
 class UseCaseError(Exception):
-    status: int = 400
+    """A refused use case; `code` is the stable name the API puts in its problem document."""
+
     code: str = "bad_request"
 
     def __init__(self, detail: str, *, code: str | None = None) -> None:
@@ -13,16 +14,21 @@ class UseCaseError(Exception):
 
 
 class Forbidden(UseCaseError):
-    status, code = 403, "forbidden"
+    code = "forbidden"
 
 
 class NotFound(UseCaseError):
-    status, code = 404, "not_found"
+    code = "not_found"
 
 
 class Conflict(UseCaseError):
-    status, code = 409, "conflict"
+    code = "conflict"
 
 
 class Unprocessable(UseCaseError):
-    status, code = 422, "unprocessable"
+    code = "unprocessable"
+
+
+class AccountBusy(Exception):
+    """An account kept changing under a step: transient, to be tried again (not the caller's
+    fault, like a serialization failure)."""

@@ -1,17 +1,21 @@
-"""What the use cases need from storage: one repository per transaction, opened by a UoW.
+"""What the use cases need from storage: the `Account` aggregate's repository, and one
+repository per transaction (opened by a UoW) for the catalogue, credits and reads.
 
-The SQLAlchemy adapter implements these on PostgreSQL; unit tests use in-memory fakes.
-Every method is owner-scoped where the data is; `lock_account` is the serialisation point of
-every change to a balance.
+The SQL adapters implement these on PostgreSQL; unit tests use in-memory fakes. Every method is
+owner-scoped where the data is. An account's version is the serialisation point of every change
+to its balance, holds and costs: `Accounts.save` applies only over the version it loaded, and
+`lock_account` bumps it.
 """
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from budget.domain.model import Balance, Hold, HoldStatus, LedgerEntry, TaskCost, TokenType
+from budget.domain.account import Account
+from budget.domain.model import Balance, LedgerEntry, TaskCost, TokenType
 
 
 class BudgetRepository(Protocol):
@@ -26,7 +30,8 @@ class BudgetRepository(Protocol):
 
     # accounts and the ledger
     async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        """Create the account if missing, lock its row until commit, return its balance."""
+        """Create the account if missing, lock its row until commit (bumping its version so
+        that no `Accounts.save` over an older version applies), return its balance."""
         ...
 
     async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None: ...
@@ -36,8 +41,6 @@ class BudgetRepository(Protocol):
         ...
 
     async def find_by_idempotency_key(self, created_by: UUID, key: str) -> LedgerEntry | None: ...
-
-    async def has_debit(self, owner_id: UUID, reference_id: str) -> bool: ...
 
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]: ...
 
@@ -60,45 +63,39 @@ class BudgetRepository(Protocol):
         """The owner's visible costs (`TaskCost.visible`)."""
         ...
 
-    async def delete_cost(self, cost_id: UUID) -> None: ...
 
-    async def mark_charged(self, cost_id: UUID, at: datetime) -> None: ...
+class SaveResult(StrEnum):
+    SAVED = "saved"
+    CONFLICT = "conflict"  # the account changed since it was loaded: nothing written
+    DUPLICATE = "duplicate"  # the event id was recorded before: nothing written
 
-    async def mark_task_deleted(self, cost_id: UUID, at: datetime) -> None: ...
 
-    # holds
-    async def expire_holds(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> None:
-        """Mark the account's active holds that passed `expires_at` as expired."""
+class Accounts(Protocol):
+    """The `Account` aggregate: loaded in one query, saved in one statement."""
+
+    async def load(
+        self,
+        owner_id: UUID,
+        task_id: UUID,
+        now: datetime,
+        *,
+        invocation_id: UUID | None = None,
+        event_id: UUID | None = None,
+    ) -> tuple[Account, bool]:
+        """The owner's account as a step on `task_id` sees it, and whether `event_id` was seen."""
         ...
 
-    async def held(self, owner_id: UUID, token_type_id: UUID, now: datetime) -> int: ...
-
-    async def active_hold(self, owner_id: UUID, task_id: UUID) -> Hold | None: ...
-
-    async def add_hold(self, hold: Hold) -> None: ...
-
-    async def set_hold_status(self, hold_id: UUID, status: HoldStatus) -> None: ...
-
-    async def bind_hold(self, hold_id: UUID, invocations: frozenset[UUID]) -> None:
-        """Set the completion attempts the hold backs."""
-        ...
-
-    # aborted completion attempts
-    async def record_aborted_invocation(
-        self, invocation_id: UUID, owner_id: UUID, task_id: UUID
-    ) -> None:
-        """Remember forever that this hook invocation's completion was aborted."""
-        ...
-
-    async def is_aborted_invocation(self, invocation_id: UUID) -> bool: ...
-
-    # consumed events
-    async def record_event(self, event_id: UUID, event_type: str) -> bool:
-        """Remember an event id forever; False if it was seen before."""
+    async def save(
+        self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
+    ) -> SaveResult:
+        """Write the account's changes (and record `event_id`) iff its version is unchanged."""
         ...
 
 
 class UnitOfWork(Protocol):
+    @property
+    def accounts(self) -> Accounts: ...
+
     def transaction(self) -> AbstractAsyncContextManager[BudgetRepository]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         ...

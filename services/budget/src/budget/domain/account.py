@@ -1,0 +1,249 @@
+"""The `Account` aggregate: one owner's balance in one token type, as one task's step sees it.
+
+Loaded with everything a step on one task needs (the balance, the task's cost and active hold,
+the sum held by the account's other holds, whether the task was debited and whether the
+calling attempt was aborted) and saved as a whole; `version` makes the save conditional, so
+two steps on one account never both apply. Pure: no I/O, no clock (callers pass `now`).
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCost
+from budget.domain.rules import backed_after_abort, credited_balance, veto_reason
+
+ABORTED_REASON = "This completion attempt was already aborted by the caller; nothing held."
+
+
+@dataclass(frozen=True, slots=True)
+class HoldVerdict:
+    """Allow (with the hold that backs it, if any) or veto with `reason`."""
+
+    allowed: bool
+    reason: str | None = None
+    hold_id: UUID | None = None
+
+
+@dataclass(slots=True)
+class Account:
+    """Balance and holds of (owner, token type), focused on `task_id`; changes pending a save."""
+
+    owner_id: UUID
+    task_id: UUID
+    token_type_id: UUID | None  # None: the task has neither a cost nor a hold, no account
+    code: str
+    opening_balance: int
+    version: int  # of the row when loaded; 0 also when there is no row yet
+    cost: TaskCost | None = None
+    task_hold: Hold | None = None  # the task's hold with status active (maybe past expiry)
+    held_by_others: int = 0  # active unexpired holds of the account, the task's own excluded
+    debited: bool = False  # a debit for this task exists (at most one per owner and task)
+    invocation_aborted: bool = False  # the calling attempt was aborted before
+    # Pending changes, written by one save.
+    entries: list[LedgerEntry] = field(default_factory=list)
+    new_hold: Hold | None = None
+    changed_hold: Hold | None = None
+    changed_cost: TaskCost | None = None
+    cost_removed: bool = False
+    expire_until: datetime | None = None  # mark the account's holds expired up to this instant
+    aborted_invocation: UUID | None = None  # to remember for ever
+
+    @property
+    def balance(self) -> int:
+        """The balance: the loaded one plus the entries of this step (balance = Σ entries)."""
+        return self.opening_balance + sum(e.amount for e in self.entries)
+
+    def held(self, now: datetime) -> int:
+        """Σ of the account's active holds that have not expired at `now`."""
+        own = [h for h in (self.current_hold, self.new_hold) if h is not None]
+        return self.held_by_others + sum(h.amount for h in own if h.counts_at(now))
+
+    def available(self, now: datetime) -> int:
+        return self.balance - self.held(now)
+
+    @property
+    def current_hold(self) -> Hold | None:
+        """The task's hold as this step left it so far (None once it stopped being active)."""
+        hold = self.changed_hold or self.task_hold
+        return hold if hold is not None and hold.status is HoldStatus.ACTIVE else None
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.entries
+            or self.new_hold
+            or self.changed_hold
+            or self.changed_cost
+            or self.cost_removed
+            or self.expire_until
+            or self.aborted_invocation
+        )
+
+    def payable_cost(self) -> TaskCost | None:
+        """The task's cost if completing it still has to pay it (not charged, task not deleted)."""
+        cost = self.changed_cost or self.cost
+        if cost is None or self.cost_removed or cost.charged_at is not None:
+            return None
+        return None if cost.task_deleted_at is not None else cost
+
+    # --- the hook: hold, or veto
+    def hold(
+        self,
+        now: datetime,
+        ttl: timedelta,
+        invocation_id: UUID | None = None,
+        deadline: datetime | None = None,
+    ) -> HoldVerdict:
+        """Reuse the task's hold (a retry), hold the cost if affordable, else veto."""
+        cost = self.payable_cost()
+        if cost is None:
+            # Nothing to pay, already paid, or the task is gone (its completion cannot succeed).
+            return HoldVerdict(allowed=True)
+        if invocation_id is not None and self.invocation_aborted:
+            return HoldVerdict(allowed=False, reason=ABORTED_REASON)
+        if deadline is not None and now >= deadline:
+            return HoldVerdict(
+                allowed=False,
+                reason=(
+                    f"Deadline {deadline.isoformat()} passed: the caller stopped waiting; "
+                    "nothing held."
+                ),
+            )
+        self._expire_own(now)
+        existing = self.current_hold
+        if existing is not None:
+            if invocation_id is not None and invocation_id not in existing.invocations:
+                # A retry reuses the hold, which now backs this attempt too.
+                self.changed_hold = replace(
+                    existing, invocations=existing.invocations | {invocation_id}
+                )
+                self.expire_until = now
+            return HoldVerdict(allowed=True, hold_id=existing.id)
+        available = self.available(now)
+        if available < cost.amount:
+            return HoldVerdict(allowed=False, reason=veto_reason(cost.amount, self.code, available))
+        assert self.token_type_id is not None  # a cost always names its token type
+        self.new_hold = Hold(
+            id=uuid4(),
+            owner_id=self.owner_id,
+            token_type_id=self.token_type_id,
+            task_id=self.task_id,
+            amount=cost.amount,
+            status=HoldStatus.ACTIVE,
+            expires_at=now + ttl,
+            invocations=frozenset({invocation_id}) if invocation_id else frozenset(),
+        )
+        self.expire_until = now  # housekeeping while writing anyway: the account's stale holds
+        return HoldVerdict(allowed=True, hold_id=self.new_hold.id)
+
+    def _expire_own(self, now: datetime) -> None:
+        """Mark the task's hold expired once it passed its expiry (it reserves nothing then)."""
+        hold = self.current_hold
+        if hold is not None and not hold.counts_at(now):
+            self.changed_hold = replace(hold, status=HoldStatus.EXPIRED)
+
+    # --- money moves
+    def debit(self, amount: int, reference_id: str, reason: str, now: datetime) -> LedgerEntry:
+        """Append a debit: never refused, so the balance may go negative."""
+        return self._append(-amount, EntryKind.DEBIT, reference_id, reason, now)
+
+    def credit(
+        self,
+        amount: int,
+        reason: str | None,
+        now: datetime,
+        *,
+        created_by: UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> LedgerEntry:
+        """Append a credit; refused (BalanceLimitExceeded) past the safe bound."""
+        credited_balance(self.balance, amount)
+        return self._append(
+            amount, EntryKind.CREDIT, None, reason, now, created_by, idempotency_key
+        )
+
+    def _append(
+        self,
+        amount: int,
+        kind: EntryKind,
+        reference_id: str | None,
+        reason: str | None,
+        now: datetime,
+        created_by: UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> LedgerEntry:
+        assert self.token_type_id is not None, "no account without a token type"
+        entry = LedgerEntry(
+            id=uuid4(),
+            owner_id=self.owner_id,
+            token_type_id=self.token_type_id,
+            amount=amount,
+            kind=kind,
+            reference_id=reference_id,
+            reason=reason,
+            created_at=now,
+            created_by=created_by,
+            idempotency_key=idempotency_key,
+        )
+        self.entries.append(entry)
+        return entry
+
+    def capture(self, now: datetime) -> bool:
+        """Debit the task's cost once, capturing its hold; False when there is nothing to debit.
+
+        A deleted task's cost (a tombstone) is still debited: todos only completes a task
+        before deleting it, so a `completed` event always describes a real completion.
+        """
+        cost = self.changed_cost or self.cost
+        if cost is None or self.cost_removed or cost.charged_at is not None or self.debited:
+            return False
+        reference = str(self.task_id)
+        self.debit(cost.amount, reference, f"task {reference} completed", now)
+        self.debited = True
+        self.changed_cost = replace(cost, charged_at=now)
+        hold = self.current_hold
+        if hold is not None:
+            self.changed_hold = replace(hold, status=HoldStatus.CAPTURED)
+        return True
+
+    # --- holds and costs going away
+    def release(self) -> bool:
+        """Release the task's active hold, if any."""
+        hold = self.current_hold
+        if hold is None:
+            return False
+        self.changed_hold = replace(hold, status=HoldStatus.RELEASED)
+        return True
+
+    def abort(self, invocation_id: UUID | None) -> bool:
+        """Remember the aborted attempt; release the hold once no attempt it backs is left."""
+        if invocation_id is not None and not self.invocation_aborted:
+            # A hook call of this attempt that runs later sees this record and holds nothing.
+            self.aborted_invocation = invocation_id
+            self.invocation_aborted = True
+        hold = self.current_hold
+        if hold is None:
+            return False
+        remaining = backed_after_abort(hold, invocation_id)
+        if remaining is None:
+            return self.release()
+        if remaining != hold.invocations:
+            self.changed_hold = replace(hold, invocations=remaining)
+            return True
+        return False
+
+    def delete_task(self, now: datetime) -> bool:
+        """The task was deleted: release its hold and keep its cost as a tombstone."""
+        released = self.release()
+        cost = self.changed_cost or self.cost
+        if cost is not None and not self.cost_removed and cost.task_deleted_at is None:
+            # Not a DELETE: a `completed` event handled later must still debit it.
+            self.changed_cost = replace(cost, task_deleted_at=now)
+            return True
+        return released
+
+    def remove_cost(self) -> None:
+        """The owner removed the (uncharged) cost: release its hold, forget the cost."""
+        self.release()
+        self.cost_removed = True
