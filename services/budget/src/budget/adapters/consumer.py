@@ -15,6 +15,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from budget.adapters.db_errors import is_transient_db_error
 from budget.metrics import CONSUMER_DB_RETRIES, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from budget.service_layer.errors import AccountBusy
 from budget.service_layer.events import Outcome
 from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
 
@@ -93,7 +94,7 @@ class EventConsumer:
 
     async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
         retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient_db_error),
+            retry=retry_if_exception(_is_transient),
             wait=wait_exponential_jitter(multiplier=self._initial_backoff, max=self._max_backoff),
             before_sleep=_note_retry,
             reraise=True,
@@ -102,6 +103,11 @@ class EventConsumer:
             with attempt:
                 return await self._apply(parsed)
         raise AssertionError("unreachable: tenacity retries until success")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth another try while the message stays unacked: the database, or a busy account."""
+    return isinstance(exc, AccountBusy) or is_transient_db_error(exc)
 
 
 def _note_retry(state: object) -> None:
