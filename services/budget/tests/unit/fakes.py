@@ -131,6 +131,10 @@ class FakeAccounts:
         self.loads = 0
         self.saves = 0
 
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator["FakeAccounts"]:
+        yield self
+
     async def load(
         self,
         owner_id: UUID,

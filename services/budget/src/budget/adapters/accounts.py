@@ -8,6 +8,8 @@ hangs on that row, so either the whole step applies or none of it and the caller
 Prepared statements are cached per connection by asyncpg.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -114,10 +116,26 @@ SELECT (SELECT count(*) FROM applied) AS applied, (SELECT count(*) FROM go) AS e
 
 
 class SqlAccounts:
-    """Implements `Accounts` on the engine's pool (one pooled connection per call)."""
+    """Implements `Accounts` on the engine's pool."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator["SqlAccountStore"]:
+        # A checkout without SQLAlchemy's autobegin: the pool's reset on return finds no
+        # transaction to roll back, so it costs no round trip either.
+        async with self._engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            yield SqlAccountStore(driver)
+
+
+class SqlAccountStore:
+    """Implements `AccountStore` on one asyncpg connection."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
 
     async def load(
         self,
@@ -128,20 +146,13 @@ class SqlAccounts:
         invocation_id: UUID | None = None,
         event_id: UUID | None = None,
     ) -> tuple[Account, bool]:
-        async with self._engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
-            row = await driver.fetchrow(LOAD, owner_id, task_id, now, invocation_id, event_id)
+        row = await self._driver.fetchrow(LOAD, owner_id, task_id, now, invocation_id, event_id)
         return _account(owner_id, task_id, row), bool(row["seen"])
 
     async def save(
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
-        args = _save_args(account, event_id, event_type)
-        async with self._engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
-            row = await driver.fetchrow(SAVE, *args)
+        row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
         if not row["applied"]:
             return SaveResult.CONFLICT
         return SaveResult.SAVED if row["effective"] else SaveResult.DUPLICATE

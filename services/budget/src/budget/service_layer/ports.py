@@ -70,8 +70,8 @@ class SaveResult(StrEnum):
     DUPLICATE = "duplicate"  # the event id was recorded before: nothing written
 
 
-class Accounts(Protocol):
-    """The `Account` aggregate: loaded in one query, saved in one statement."""
+class AccountStore(Protocol):
+    """The `Account` aggregate on one connection: loaded in one query, saved in one statement."""
 
     async def load(
         self,
@@ -89,6 +89,12 @@ class Accounts(Protocol):
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
         """Write the account's changes (and record `event_id`) iff its version is unchanged."""
+        ...
+
+
+class Accounts(Protocol):
+    def open(self) -> AbstractAsyncContextManager[AccountStore]:
+        """A store on one pooled connection for a step's load and save (no transaction)."""
         ...
 
 

@@ -43,21 +43,23 @@ async def run_step(
 ) -> StepResult[T]:
     """`decide` on the freshly loaded account at `now`, then save it: one query, one statement."""
     event_id = event.event_id if event else None
-    for _ in range(MAX_ATTEMPTS):
-        now = clock()
-        account, seen = await uow.accounts.load(
-            owner_id, task_id, now, invocation_id=invocation_id, event_id=event_id
-        )
-        if seen:
-            return StepResult(None, duplicate=True)
-        value = decide(account, now)
-        if not account.changed and event is None:
-            return StepResult(value)
-        saved = await uow.accounts.save(
-            account, event_id=event_id, event_type=event.event_type if event else None
-        )
-        if saved is SaveResult.SAVED:
-            return StepResult(value)
-        if saved is SaveResult.DUPLICATE:
-            return StepResult(None, duplicate=True)
+    # One connection for every attempt: deciding is pure, so it is held only for the queries.
+    async with uow.accounts.open() as accounts:
+        for _ in range(MAX_ATTEMPTS):
+            now = clock()
+            account, seen = await accounts.load(
+                owner_id, task_id, now, invocation_id=invocation_id, event_id=event_id
+            )
+            if seen:
+                return StepResult(None, duplicate=True)
+            value = decide(account, now)
+            if not account.changed and event is None:
+                return StepResult(value)
+            saved = await accounts.save(
+                account, event_id=event_id, event_type=event.event_type if event else None
+            )
+            if saved is SaveResult.SAVED:
+                return StepResult(value)
+            if saved is SaveResult.DUPLICATE:
+                return StepResult(None, duplicate=True)
     raise AccountBusy(f"Account of owner {owner_id} kept changing; retry.")
