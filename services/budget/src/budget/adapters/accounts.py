@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from budget.domain.account import Account
@@ -52,7 +53,8 @@ LEFT JOIN accounts a
 # $16 cost id, $17 charged_at, $18 task_deleted_at, $19 remove the cost,
 # $20 changed hold id, $21 its status, $22 its invocations,
 # $23 new hold id, $24 amount, $25 expires_at, $26 invocations,
-# $27 expire the account's holds up to, $28 aborted invocation to remember.
+# $27 expire the account's holds up to, $28 aborted invocation to remember,
+# $29 the new hold's status.
 SAVE = """
 WITH acct AS (
   INSERT INTO accounts AS a (owner_id, token_type_id, balance, version, updated_at)
@@ -100,7 +102,8 @@ WITH acct AS (
   -- after the task's old hold left 'active' (one active hold per task)
   INSERT INTO holds (id, owner_id, token_type_id, task_id, amount, status, expires_at,
                      invocation_ids)
-  SELECT $23::uuid, $1, $2, $7::uuid, $24::bigint, 'active', $25::timestamptz, $26::uuid[] FROM go
+  SELECT $23::uuid, $1, $2, $7::uuid, $24::bigint, $29::text, $25::timestamptz, $26::uuid[]
+    FROM go
    WHERE $23::uuid IS NOT NULL AND (SELECT count(*) FROM hold) >= 0
   RETURNING 1 AS ok
 ), aborted AS (
@@ -128,7 +131,14 @@ class SqlAccounts:
         async with self._engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
-            yield SqlAccountStore(driver)
+            try:
+                yield SqlAccountStore(driver)
+            except BaseException as exc:
+                # SQLAlchemy never saw the error: tell its pool when the connection is unusable,
+                # or the next step would be handed the same dead connection.
+                if driver.is_closed() or isinstance(exc, (OSError, asyncpg.InterfaceError)):
+                    await conn.invalidate()
+                raise
 
 
 class SqlAccountStore:
@@ -233,4 +243,5 @@ def _save_args(account: Account, event_id: UUID | None, event_type: str | None) 
         sorted(new.invocations) if new else None,
         account.expire_until,
         account.aborted_invocation,
+        new.status.value if new else None,
     ]

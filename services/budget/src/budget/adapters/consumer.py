@@ -93,6 +93,13 @@ class EventConsumer:
         bound.info("event_consumed", outcome=outcome.value)
 
     async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
+        try:  # the usual case, without building a retry policy per message
+            return await self._apply(parsed)
+        except Exception as exc:
+            if not _is_transient(exc):
+                raise
+            _note_retry(None)
+        await asyncio.sleep(self._initial_backoff)
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_transient),
             wait=wait_exponential_jitter(multiplier=self._initial_backoff, max=self._max_backoff),

@@ -56,8 +56,8 @@ class Account:
 
     def held(self, now: datetime) -> int:
         """Σ of the account's active holds that have not expired at `now`."""
-        own = [h for h in (self.current_hold, self.new_hold) if h is not None]
-        return self.held_by_others + sum(h.amount for h in own if h.counts_at(now))
+        own = self.current_hold
+        return self.held_by_others + (own.amount if own and own.counts_at(now) else 0)
 
     def available(self, now: datetime) -> int:
         return self.balance - self.held(now)
@@ -65,8 +65,17 @@ class Account:
     @property
     def current_hold(self) -> Hold | None:
         """The task's hold as this step left it so far (None once it stopped being active)."""
-        hold = self.changed_hold or self.task_hold
-        return hold if hold is not None and hold.status is HoldStatus.ACTIVE else None
+        for hold in (self.new_hold, self.changed_hold or self.task_hold):
+            if hold is not None and hold.status is HoldStatus.ACTIVE:
+                return hold
+        return None
+
+    def _set_hold(self, hold: Hold) -> None:
+        """Record a change of the task's hold: the one made in this step, or the stored one."""
+        if self.new_hold is not None and hold.id == self.new_hold.id:
+            self.new_hold = hold
+        else:
+            self.changed_hold = hold
 
     @property
     def changed(self) -> bool:
@@ -115,8 +124,8 @@ class Account:
         if existing is not None:
             if invocation_id is not None and invocation_id not in existing.invocations:
                 # A retry reuses the hold, which now backs this attempt too.
-                self.changed_hold = replace(
-                    existing, invocations=existing.invocations | {invocation_id}
+                self._set_hold(
+                    replace(existing, invocations=existing.invocations | {invocation_id})
                 )
                 self.expire_until = now
             return HoldVerdict(allowed=True, hold_id=existing.id)
@@ -141,7 +150,7 @@ class Account:
         """Mark the task's hold expired once it passed its expiry (it reserves nothing then)."""
         hold = self.current_hold
         if hold is not None and not hold.counts_at(now):
-            self.changed_hold = replace(hold, status=HoldStatus.EXPIRED)
+            self._set_hold(replace(hold, status=HoldStatus.EXPIRED))
 
     # --- money moves
     def debit(self, amount: int, reference_id: str, reason: str, now: datetime) -> LedgerEntry:
@@ -204,7 +213,7 @@ class Account:
         self.changed_cost = replace(cost, charged_at=now)
         hold = self.current_hold
         if hold is not None:
-            self.changed_hold = replace(hold, status=HoldStatus.CAPTURED)
+            self._set_hold(replace(hold, status=HoldStatus.CAPTURED))
         return True
 
     # --- holds and costs going away
@@ -213,7 +222,7 @@ class Account:
         hold = self.current_hold
         if hold is None:
             return False
-        self.changed_hold = replace(hold, status=HoldStatus.RELEASED)
+        self._set_hold(replace(hold, status=HoldStatus.RELEASED))
         return True
 
     def abort(self, invocation_id: UUID | None) -> bool:
@@ -229,7 +238,7 @@ class Account:
         if remaining is None:
             return self.release()
         if remaining != hold.invocations:
-            self.changed_hold = replace(hold, invocations=remaining)
+            self._set_hold(replace(hold, invocations=remaining))
             return True
         return False
 

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -69,7 +70,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AccountBusy, _on_busy)
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
-    for outage in (SQLAlchemyError, OSError, TimeoutError):
+    # asyncpg's own errors reach here from the hot paths, which use the driver connection.
+    for outage in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
+                   TimeoutError):  # fmt: skip
         app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
