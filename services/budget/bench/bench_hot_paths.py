@@ -2,10 +2,12 @@
 
     uv run --frozen python services/budget/bench/bench_hot_paths.py
 
-Prints: hook decisions/s with p50/p99 (signed POSTs, 16 in flight, against the real app served
-by uvicorn in its own process; tasks whose cost the owner can afford, so allow + hold, and
-some without a cost), and consumer events/s (`todos.task.completed.v1` messages published
-with confirms, timed until `budget-consumer`, in its own process, has written every debit).
+Prints: hook decisions/s with p50/p99 and server CPU per decision (signed POSTs, 16 in
+flight, against the real app served by uvicorn in its own process; tasks whose cost the owner
+can afford, so allow + hold, and some without a cost), and consumer events/s
+(`todos.task.completed.v1` messages published with confirms, timed until `budget-consumer`, in
+its own process, has written every debit), with its CPU per event. The machine is shared: CPU
+per call is the steadier figure.
 Uses BUDGET_BENCH_DATABASE_URL (default: the budget_bench database, created by
 scripts/infra.sh and migrated to head) and a private exchange and queues it deletes afterwards.
 Both servers log at WARNING, so the figures are our code's, not the log writer's.
@@ -48,6 +50,7 @@ DB = os.environ.get(
 )
 AMQP = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CONCURRENCY = 16
+POOL = int(os.environ.get("DB_POOL_SIZE", "10"))  # the servers' pool (budget's Settings)
 HOOK_SECONDS = 5.0
 NO_COST_EVERY = 4  # one hook call in four is for a task without a cost
 EVENTS = 1500
@@ -237,7 +240,8 @@ async def bench_hook(engine: AsyncEngine) -> str:
     if held != len(latencies["hold"]):
         raise RuntimeError(f"{len(latencies['hold'])} allow+hold calls made {held} holds")
     parts = [
-        f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool 10+10): "
+        f"hook decisions (signed POST -> uvicorn, 1 worker, DB pool {POOL}+{POOL}; "
+        f"1 load + at most 1 save, no transaction): "
         f"{len(every) / elapsed:,.0f} decisions/s, p50 {ms(every, 50):.1f} ms, "
         f"p99 {ms(every, 99):.1f} ms over {len(every):,} calls; "
         f"server CPU {cpu / len(every) * 1000:.2f} ms per decision"
@@ -322,7 +326,8 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     if done != len(messages):
         raise RuntimeError(f"{done} debits for {len(messages)} events: something applied twice")
     return (
-        f"consumer (budget-consumer, prefetch 32, quorum queue, 1 tx per event): "
+        f"consumer (budget-consumer, prefetch 32, quorum queue, DB pool {POOL}+{POOL}; "
+        f"1 load + 1 save per event): "
         f"{len(messages) / elapsed:,.0f} events/s ({len(messages):,} debits in {elapsed:.2f} s; "
         f"publishing with confirms took {published:.2f} s of it); "
         f"consumer CPU {cpu / len(messages) * 1000:.2f} ms per event"
