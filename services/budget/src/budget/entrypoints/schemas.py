@@ -7,11 +7,20 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
+from contracts.text import STORABLE
 
+# Every string of a request ends with STORABLE: no NUL, no lone surrogate (SPEC section 9).
 Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
 Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64)
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64),
+    STORABLE,
 ]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE
+]
+Reason = Annotated[str, StringConstraints(max_length=500), STORABLE]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 
 
 class _Body(BaseModel):
@@ -20,7 +29,7 @@ class _Body(BaseModel):
 
 class TokenTypeIn(_Body):
     code: Slug
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Name
 
 
 class TokenTypeOut(BaseModel):
@@ -37,7 +46,7 @@ class CreditIn(_Body):
     owner_id: UUID
     token_type_id: UUID
     amount: Amount
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Reason | None = None
 
 
 class LedgerEntryOut(BaseModel):

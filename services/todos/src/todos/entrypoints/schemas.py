@@ -5,10 +5,14 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from contracts.text import STORABLE
 from todos.domain.model import DESCRIPTION_MAX, TITLE_MAX, Task
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+# Every string of a request ends with STORABLE: no NUL, no lone surrogate (SPEC section 9).
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), STORABLE
+]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), STORABLE]
 
 
 class TaskCreate(BaseModel):

@@ -18,7 +18,7 @@ from todos.service_layer.errors import (
     HookUnavailableError,
     TaskNotFoundError,
 )
-from todos.service_layer.pagination import InvalidCursorError
+from todos.service_layer.pagination import CURSOR_PATTERN, InvalidCursorError
 
 router = APIRouter(prefix="/api/todos/tasks", tags=["tasks"])
 
@@ -45,7 +45,7 @@ async def list_tasks(
     c: Deps,
     status: Literal["open", "completed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
 ) -> TaskPage:
     page = await services.list_tasks(
         c.uow,
