@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from budget.entrypoints.auth import CurrentCaller
 from budget.entrypoints.deps import Now, Uow
+from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.entrypoints.schemas import (
     BalanceOut,
@@ -21,14 +22,15 @@ from budget.entrypoints.schemas import (
 )
 from budget.service_layer import ledger
 
-router = APIRouter(prefix="/api/budget", tags=["budget"])
+# Every route needs a token and the database; each adds the problems its use case answers.
+router = APIRouter(prefix="/api/budget", tags=["budget"], responses=problems(401, 503))
 
 # What _encode_cursor makes: unpadded url-safe base64 (documented in the OpenAPI).
 _CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 OptionalIdempotencyKey = Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/token-types", status_code=201)
+@router.post("/token-types", status_code=201, responses=problems(403, 409))
 async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, uow: Uow) -> TokenTypeOut:
     return TokenTypeOut.of(await ledger.create_token_type(uow, caller, body.code, body.name))
 
@@ -38,7 +40,7 @@ async def list_token_types(_: CurrentCaller, uow: Uow) -> list[TokenTypeOut]:
     return [TokenTypeOut.of(t) for t in await ledger.list_token_types(uow)]
 
 
-@router.post("/credits", status_code=201)
+@router.post("/credits", status_code=201, responses=problems(403, 404))
 async def credit(
     body: CreditIn,
     caller: CurrentCaller,

@@ -4,13 +4,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
 from contracts.text import STORABLE
 
 # Every string of a request ends with STORABLE: no NUL, no lone surrogate (SPEC section 9).
-Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type: 5.0 is the integer 5 (JSON Schema agrees), 5.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# strict: "5" and true are not amounts; the number 5.0 is
+Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True), BeforeValidator(_whole_number)]
 Slug = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64),

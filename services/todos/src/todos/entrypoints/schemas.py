@@ -4,6 +4,7 @@ from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from contracts.text import STORABLE
 from todos.domain.model import DESCRIPTION_MAX, TITLE_MAX, Task
@@ -27,7 +28,8 @@ class TaskPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    # null is refused for `title` below, so the document does not offer it (SkipJsonSchema)
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")
