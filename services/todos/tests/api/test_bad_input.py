@@ -57,6 +57,14 @@ async def test_a_lone_surrogate_in_an_unknown_field_name_is_422(
     _assert_422(await client.post("/api/todos/tasks", content=raw, headers=headers))
 
 
+@pytest.mark.parametrize("title", ["   ", "\u3000\u0085", " " * 5 + "a" * 200])
+async def test_blank_or_too_long_titles_are_422(
+    client: httpx.AsyncClient, headers: dict[str, str], title: str
+) -> None:
+    """Lengths are checked as sent (the documented maxLength), then the title is stripped."""
+    _assert_422(await client.post("/api/todos/tasks", json={"title": title}, headers=headers))
+
+
 def _cursor(value: object) -> str:
     raw = json.dumps(value).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

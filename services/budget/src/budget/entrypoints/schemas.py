@@ -7,9 +7,9 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
-from contracts.text import STORABLE
+from contracts.text import NOT_BLANK, STORABLE
 
-# Every string of a request ends with STORABLE: no NUL, no lone surrogate (SPEC section 9).
+# Every string of a request ends with STORABLE or NOT_BLANK: no NUL, no lone surrogate.
 
 
 def _whole_number(value: object) -> object:
@@ -26,9 +26,7 @@ Slug = Annotated[
     StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64),
     STORABLE,
 ]
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE
-]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK]
 Reason = Annotated[str, StringConstraints(max_length=500), STORABLE]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 

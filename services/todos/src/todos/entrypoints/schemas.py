@@ -6,13 +6,11 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from contracts.text import STORABLE
+from contracts.text import NOT_BLANK, STORABLE
 from todos.domain.model import DESCRIPTION_MAX, TITLE_MAX, Task
 
-# Every string of a request ends with STORABLE: no NUL, no lone surrogate (SPEC section 9).
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), STORABLE
-]
+# Every string of a request ends with STORABLE or NOT_BLANK: no NUL, no lone surrogate.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX), NOT_BLANK]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), STORABLE]
 
 
