@@ -5,7 +5,7 @@ the first and UTF-8 cannot encode the second, so both are refused where input en
 """
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -65,5 +65,3 @@ def _not_blank(value: str) -> str:
 
 STORABLE = StorableText()
 NOT_BLANK = StorableText(strip=True)
-Text = Annotated[str, STORABLE]
-"""A string of input without other constraints."""
