@@ -1,4 +1,5 @@
-"""Run child processes in their own process groups, with one prefixed log, and stop them all."""
+"""Run child processes in their own process groups, with one prefixed log; restart the ones
+that die (with a bounded backoff) and stop them all on request."""
 
 from __future__ import annotations
 
@@ -18,13 +19,31 @@ from typing import TextIO
 _COLOURS = itertools.cycle(["36", "33", "35", "32", "34", "96", "93", "95", "92", "94"])
 
 
+# A child that exits sooner than this after its start counts as failing to start: it is
+# restarted after a growing delay, and the stack gives up after MAX_QUICK_EXITS in a row.
+MIN_UPTIME = 3.0
+MAX_QUICK_EXITS = 6
+MAX_BACKOFF = 4.0
+
+
 @dataclass
 class Child:
-    """One started process and the name its log lines carry."""
+    """One started process, how to start it again, and the name its log lines carry."""
 
     name: str
     process: subprocess.Popen[bytes]
     colour: str
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    started: float = field(default_factory=time.monotonic)
+    quick_exits: int = 0  # consecutive exits within MIN_UPTIME of a start
+    restart_at: float | None = None  # when a dead child is due to start again
+    restarts: int = 0
+
+
+class GaveUp(RuntimeError):
+    """A child kept exiting right after its start: the stack cannot run."""
 
 
 @dataclass
@@ -52,23 +71,48 @@ class Supervisor:
         self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
     ) -> Child:
         """Start `argv` in a new session (its own process group) and relay its output."""
-        process = subprocess.Popen(  # noqa: S603 - our own fixed commands
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        child = Child(name, process, next(_COLOURS))
+        child = Child(name, _spawn(argv, env, cwd), next(_COLOURS), list(argv), dict(env), cwd)
         self.children.append(child)
-        threading.Thread(target=self._relay, args=(child,), daemon=True).start()
+        self._follow(child)
         return child
 
-    def _relay(self, child: Child) -> None:
-        assert child.process.stdout is not None
-        for raw in child.process.stdout:
+    def restart_dead(self) -> None:
+        """Restart every child that has died, after its backoff; raise GaveUp on a crash loop.
+
+        A child that ran for a while comes back at once (it was killed or crashed: the
+        stack must survive that); one that dies right after starting is retried with a
+        doubling delay, and after MAX_QUICK_EXITS such exits in a row the stack stops.
+        """
+        now = time.monotonic()
+        for child in self.children:
+            code = child.process.poll()
+            if code is None:
+                continue
+            if child.restart_at is None:
+                lived = now - child.started
+                child.quick_exits = child.quick_exits + 1 if lived < MIN_UPTIME else 0
+                if child.quick_exits >= MAX_QUICK_EXITS:
+                    raise GaveUp(
+                        f"{child.name} exited with {code} {child.quick_exits} times in a row "
+                        f"within {MIN_UPTIME:.0f} s of its start: giving up"
+                    )
+                delay = min(MAX_BACKOFF, 0.25 * 2 ** (child.quick_exits - 1))
+                delay = delay if child.quick_exits else 0.0
+                child.restart_at = now + delay
+                note = f"exited with {code} after {lived:.1f} s: restarting in {delay:.2f} s"
+                self.say(child.name, note, "1;31")
+            if now >= child.restart_at:
+                child.process = _spawn(child.argv, child.env, child.cwd)
+                child.started, child.restart_at = time.monotonic(), None
+                child.restarts += 1
+                self._follow(child)
+
+    def _follow(self, child: Child) -> None:
+        threading.Thread(target=self._relay, args=(child, child.process), daemon=True).start()
+
+    def _relay(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
             line = raw.decode(errors="replace").rstrip()
             if not self.hide(line):
                 self.say(child.name, line, child.colour)
@@ -92,6 +136,20 @@ class Supervisor:
         for child in self.children:
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()
+
+
+def _spawn(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path | None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own fixed commands
+        list(argv),
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

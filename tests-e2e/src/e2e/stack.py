@@ -101,6 +101,14 @@ class RunningStack:
         """The last lines of the launcher's log."""
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
+    def child_pid(self, program: str) -> int | None:
+        """The pid of the launcher's child running `program` (e.g. "budget-consumer"), if up."""
+        for pid in children_of(self.process.pid):
+            argv = _cmdline(pid)
+            if any(Path(arg).name == program for arg in argv[:2]):
+                return pid
+        return None
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the launcher (it stops its children), then make sure nothing is left."""
         if self.process.poll() is None:
@@ -112,6 +120,30 @@ class RunningStack:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def children_of(parent: int) -> list[int]:
+    """The pids whose parent is `parent` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (2nd field) may hold spaces: fields after its ')' are fixed.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def listening(ports: list[int]) -> list[int]:
