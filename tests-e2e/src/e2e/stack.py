@@ -32,6 +32,7 @@ class StackConfig:
     queue: str
     replicas: int = 1
     rate_limit_owner: int = 100
+    extra_hooks: tuple[str, ...] = ()
 
     @property
     def gateway_url(self) -> str:
@@ -65,16 +66,24 @@ class StackConfig:
             "--replicas", str(self.replicas),
             "--rate-limit-owner", str(self.rate_limit_owner),
             "--dev-dir", str(dev_dir),
+            *(arg for hook in self.extra_hooks for arg in ("--extra-hook", hook)),
         ]  # fmt: skip
 
 
 class RunningStack:
     """A launcher process in its own session; its log goes to a file for post-mortems."""
 
-    def __init__(self, config: StackConfig, dev_dir: Path, log_file: Path) -> None:
+    def __init__(
+        self,
+        config: StackConfig,
+        dev_dir: Path,
+        log_file: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.config, self.dev_dir, self.log_file = config, dev_dir, log_file
         self._log = log_file.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # `env` overrides (e.g. PGPORT, AMQP_URL of a private server).
+        env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         env.pop("LOG_JSON", None)
         self.process = subprocess.Popen(
             config.argv(dev_dir),
