@@ -153,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m e2e.faults", description=__doc__)
     p.add_argument("--short", action="store_true", help="the seeded subset `make test` runs")
     p.add_argument("--seed", type=int, default=int(os.environ.get("FAULTS_SEED", "9")))
-    p.add_argument("--cases", default="", help=f"comma-separated; default all: {','.join(CASES)}")
+    p.add_argument(
+        "--cases",
+        default="",
+        help=f"comma-separated names or stack kinds ({','.join(STACK_BASES)}); default all: "
+        f"{','.join(CASES)}",
+    )
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument("--workdir", type=Path, help="where the stack logs go (default: a temp dir)")
     a = p.parse_args(argv)
@@ -161,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, (case, kind) in CASES.items():
             print(f"{name:<18} [{kind}] {(case.__doc__ or '').splitlines()[0]}")
         return 0
-    names = [n for n in a.cases.split(",") if n] or list(CASES)
+    asked = [n for n in a.cases.split(",") if n] or list(CASES)
+    names = [c for n in asked for c in ([k for k, v in CASES.items() if v[1] == n] or [n])]
     unknown = [n for n in names if n not in CASES]
     if unknown:
         p.error(f"unknown case(s) {unknown}; known: {list(CASES)}")
