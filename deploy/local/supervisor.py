@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -99,7 +100,10 @@ class Supervisor:
                 delay = min(MAX_BACKOFF, 0.25 * 2 ** (child.quick_exits - 1))
                 delay = delay if child.quick_exits else 0.0
                 child.restart_at = now + delay
-                note = f"exited with {code} after {lived:.1f} s: restarting in {delay:.2f} s"
+                at = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
+                note = (
+                    f"exited with {code} after {lived:.1f} s at {at}: restarting in {delay:.2f} s"
+                )
                 self.say(child.name, note, "1;31")
             if now >= child.restart_at:
                 child.process = _spawn(child.argv, child.env, child.cwd)

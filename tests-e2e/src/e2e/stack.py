@@ -114,7 +114,7 @@ class RunningStack:
         """The pid of the launcher's child running `program` (e.g. "budget-consumer"), if up."""
         for pid in children_of(self.process.pid):
             argv = _cmdline(pid)
-            if any(Path(arg).name == program for arg in argv[:2]):
+            if any(Path(arg).name == program for arg in argv):
                 return pid
         return None
 

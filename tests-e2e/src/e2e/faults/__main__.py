@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     params = Params.short() if a.short else Params()
     started = time.monotonic()
-    verdicts = asyncio.run(run(names, params, a.seed, workdir))
+    try:
+        verdicts = asyncio.run(run(names, params, a.seed, workdir))
+    except KeyboardInterrupt as stop:  # everything started was stopped on the way out
+        print(f"# interrupted ({stop or 'Ctrl-C'}): stacks and private servers stopped")
+        return 130
     failed = [v.case for v in verdicts if not v.passed]
     print(
         f"# {len(verdicts) - len(failed)}/{len(verdicts)} cases passed "
