@@ -23,6 +23,7 @@ from options import Options, parse
 from supervisor import GaveUp, Supervisor
 
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
+WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
 READY_MARKER = "STACK READY"
 
 
@@ -87,25 +88,25 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
     }
 
     # The services' own entry points from the workspace venv: no resident `uv run` wrapper
-    # per process, and a restart costs only the service's own start-up.
+    # per process, and a restart costs only the service's own start-up; with warm spares,
+    # not even that (deploy/local/warm.py).
     def bin_(name: str) -> list[str]:
+        if o.warm_spares:
+            return [str(prepare.VENV_BIN / "python"), str(WARM), name]
         return [str(prepare.VENV_BIN / name)]
+
+    def start(name: str, program: str, env: dict[str, str]) -> None:
+        sup.start(name, bin_(program), env, warm=o.warm_spares)
 
     for i in range(o.replicas):
         n = f".{i + 1}" if o.replicas > 1 else ""
-        sup.start(
-            f"todos-api{n}", bin_("todos-api"), {**todos, "PORT": str(o.port(o.todos_port, i))}
-        )
-        sup.start(
-            f"budget-api{n}", bin_("budget-api"), {**budget, "PORT": str(o.port(o.budget_port, i))}
-        )
+        start(f"todos-api{n}", "todos-api", {**todos, "PORT": str(o.port(o.todos_port, i))})
+        start(f"budget-api{n}", "budget-api", {**budget, "PORT": str(o.port(o.budget_port, i))})
         metrics = o.port(o.metrics_port, i)
-        sup.start(
-            f"todos-relay{n}", bin_("todos-relay"), {**todos, "RELAY_METRICS_PORT": str(metrics)}
-        )
-        sup.start(
+        start(f"todos-relay{n}", "todos-relay", {**todos, "RELAY_METRICS_PORT": str(metrics)})
+        start(
             f"budget-consumer{n}",
-            bin_("budget-consumer"),
+            "budget-consumer",
             {**budget, "CONSUMER_METRICS_PORT": str(metrics + 1)},
         )
 

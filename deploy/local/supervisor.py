@@ -41,6 +41,9 @@ class Child:
     quick_exits: int = 0  # consecutive exits within MIN_UPTIME of a start
     restart_at: float | None = None  # when a dead child is due to start again
     restarts: int = 0
+    # Warm children (deploy/local/warm.py) start on a line on stdin; `spare` waits, imported.
+    warm: bool = False
+    spare: subprocess.Popen[bytes] | None = None
 
 
 class GaveUp(RuntimeError):
@@ -69,13 +72,39 @@ class Supervisor:
             self.out.flush()
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        *,
+        warm: bool = False,
     ) -> Child:
-        """Start `argv` in a new session (its own process group) and relay its output."""
-        child = Child(name, _spawn(argv, env, cwd), next(_COLOURS), list(argv), dict(env), cwd)
+        """Start `argv` in a new session (its own process group) and relay its output.
+
+        `warm`: `argv` is a deploy/local/warm.py command; it is told to go at once, and a
+        second one is kept waiting to replace it when it dies.
+        """
+        child = Child(name, _spawn(argv, env, cwd, warm), next(_COLOURS), list(argv), dict(env))
+        child.cwd, child.warm = cwd, warm
         self.children.append(child)
-        self._follow(child)
+        self._follow(child, child.process)
+        self._go(child)
+        self._new_spare(child)
         return child
+
+    def _new_spare(self, child: Child) -> None:
+        if child.warm:
+            child.spare = _spawn(child.argv, child.env, child.cwd, warm=True)
+            self._follow(child, child.spare)
+
+    def _go(self, child: Child) -> None:
+        # The pid is logged: the fault suite (and an operator) can tell the working process.
+        self.say(child.name, f"running as pid {child.process.pid}", "1")
+        if (stdin := child.process.stdin) is not None:
+            with contextlib.suppress(OSError):
+                stdin.write(b"go\n")
+                stdin.flush()
 
     def restart_dead(self) -> None:
         """Restart every child that has died, after its backoff; raise GaveUp on a crash loop.
@@ -106,13 +135,19 @@ class Supervisor:
                 )
                 self.say(child.name, note, "1;31")
             if now >= child.restart_at:
-                child.process = _spawn(child.argv, child.env, child.cwd)
+                spare, child.spare = child.spare, None
+                if spare is not None and spare.poll() is None:
+                    child.process = spare  # imported already: it works within a second
+                else:
+                    child.process = _spawn(child.argv, child.env, child.cwd, child.warm)
+                    self._follow(child, child.process)
+                self._go(child)
                 child.started, child.restart_at = time.monotonic(), None
                 child.restarts += 1
-                self._follow(child)
+                self._new_spare(child)
 
-    def _follow(self, child: Child) -> None:
-        threading.Thread(target=self._relay, args=(child, child.process), daemon=True).start()
+    def _follow(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        threading.Thread(target=self._relay, args=(child, process), daemon=True).start()
 
     def _relay(self, child: Child, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
@@ -127,6 +162,10 @@ class Supervisor:
 
     def stop_all(self, grace: float = 10.0) -> None:
         """SIGTERM every process group, wait up to `grace` seconds, then SIGKILL what is left."""
+        for child in self.children:
+            if child.spare is not None:
+                _signal_group(child.spare, signal.SIGKILL)  # it never did any work
+                child.spare.wait()
         for child in reversed(self.children):
             _signal_group(child.process, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -143,13 +182,13 @@ class Supervisor:
 
 
 def _spawn(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path | None
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path | None, warm: bool = False
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - our own fixed commands
         list(argv),
         env=dict(env),
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if warm else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,

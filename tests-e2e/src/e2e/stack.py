@@ -33,6 +33,7 @@ class StackConfig:
     replicas: int = 1
     rate_limit_owner: int = 100
     extra_hooks: tuple[str, ...] = ()
+    warm_spares: bool = False
 
     @property
     def gateway_url(self) -> str:
@@ -67,6 +68,7 @@ class StackConfig:
             "--rate-limit-owner", str(self.rate_limit_owner),
             "--dev-dir", str(dev_dir),
             *(arg for hook in self.extra_hooks for arg in ("--extra-hook", hook)),
+            *(["--warm-spares"] if self.warm_spares else []),
         ]  # fmt: skip
 
 
@@ -111,11 +113,17 @@ class RunningStack:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
     def child_pid(self, program: str) -> int | None:
-        """The pid of the launcher's child running `program` (e.g. "budget-consumer"), if up."""
-        for pid in children_of(self.process.pid):
-            argv = _cmdline(pid)
-            if any(Path(arg).name == program for arg in argv):
-                return pid
+        """The pid of the working process of `program` (e.g. "budget-consumer"), if alive.
+
+        The launcher logs `<name> | running as pid N` whenever it (re)starts one.
+        """
+        pids = [
+            int(line.rsplit(" ", 1)[1])
+            for line in self.log_file.read_text(errors="replace").splitlines()
+            if line.split("|", 1)[0].strip() == program and "| running as pid " in line
+        ]
+        if pids and pids[-1] in children_of(self.process.pid):
+            return pids[-1]
         return None
 
     def stop(self, timeout: float = 30.0) -> int:
@@ -145,14 +153,6 @@ def children_of(parent: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
             found.append(int(entry.name))
     return found
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def listening(ports: list[int]) -> list[int]:

@@ -39,7 +39,7 @@ STACK_BASES = {"local": 18400, "rabbitmq": 18600, "postgres": 18800}
 CASE_TIMEOUT = 420.0
 
 
-def stack_config(kind: str, hooks: dict[str, HookServer]) -> StackConfig:
+def stack_config(kind: str, hooks: dict[str, HookServer], warm_spares: bool) -> StackConfig:
     """Ports from this kind's base, names unique to this run (e2e conftest's layout)."""
     base = STACK_BASES[kind] + PORT_OFFSET
     name = f"faults_{kind}{DB_SUFFIX}"
@@ -63,11 +63,12 @@ def stack_config(kind: str, hooks: dict[str, HookServer]) -> StackConfig:
         queue=f"{name}.{run}.budget",
         rate_limit_owner=1_000_000,  # the workload, not the gateway's limit, sets the pace
         extra_hooks=tuple(f"name={n},url={h.url},{extra[n]}" for n, h in hooks.items()),
+        warm_spares=warm_spares,
     )
 
 
 @contextlib.asynccontextmanager
-async def target(kind: str, workdir: Path) -> AsyncIterator[Target]:
+async def target(kind: str, workdir: Path, warm_spares: bool) -> AsyncIterator[Target]:
     """A stack of `kind` (and its private server, hook subscribers), stopped afterwards."""
     hooks: dict[str, HookServer] = {}
     rabbit: PrivateRabbit | None = None
@@ -88,7 +89,7 @@ async def target(kind: str, workdir: Path) -> AsyncIterator[Target]:
             postgres = PrivatePostgres(PORT_BASE + 32)
             await asyncio.to_thread(postgres.start)
             env.update(postgres.env)
-        config = stack_config(kind, hooks)
+        config = stack_config(kind, hooks, warm_spares)
         running = RunningStack(config, workdir / "dev", workdir / f"{config.name}.log", env)
         await asyncio.to_thread(running.wait_ready)
         pg_env = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres"}
@@ -122,13 +123,15 @@ async def _delete_broker_objects(amqp_url: str, c: StackConfig) -> None:
     )
 
 
-async def run(names: list[str], params: Params, seed: int, workdir: Path) -> list[Verdict]:
+async def run(
+    names: list[str], params: Params, seed: int, workdir: Path, warm_spares: bool = False
+) -> list[Verdict]:
     """Run the cases grouped by the stack they need; print each line as it comes."""
     verdicts: list[Verdict] = []
     kinds = sorted({CASES[n][1] for n in names}, key=list(STACK_BASES).index)
     for kind in kinds:
         print(f"# starting the {kind} stack (logs in {workdir})", flush=True)
-        async with target(kind, workdir) as t:
+        async with target(kind, workdir, warm_spares) as t:
             for name in (n for n in names if CASES[n][1] == kind):
                 case, _ = CASES[name]
                 rng = random.Random(f"{seed}:{name}")
@@ -160,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{','.join(CASES)}",
     )
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument(
+        "--cold-restarts",
+        action="store_true",
+        help="start the stacks without the launcher's --warm-spares (a killed worker then "
+        "comes back only after a full start-up)",
+    )
     p.add_argument("--workdir", type=Path, help="where the stack logs go (default: a temp dir)")
     a = p.parse_args(argv)
     if a.list:
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     params = Params.short() if a.short else Params()
     started = time.monotonic()
     try:
-        verdicts = asyncio.run(run(names, params, a.seed, workdir))
+        verdicts = asyncio.run(run(names, params, a.seed, workdir, not a.cold_restarts))
     except KeyboardInterrupt as stop:  # everything started was stopped on the way out
         print(f"# interrupted ({stop or 'Ctrl-C'}): stacks and private servers stopped")
         return 130
