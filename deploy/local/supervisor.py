@@ -1,5 +1,6 @@
 """Run child processes in their own process groups, with one prefixed log; restart the ones
-that die (with a bounded backoff) and stop them all on request."""
+that die (at once, or with a growing delay when they die right after starting; a crash loop
+stops the stack), optionally from an imported warm spare, and stop them all on request."""
 
 from __future__ import annotations
 
