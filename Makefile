@@ -9,7 +9,7 @@ PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ format: install ## apply ruff's fixes and formatting
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
 
-test: install infra validate test-unit test-contracts test-integration test-e2e ## every test tier
+test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O
@@ -78,3 +78,11 @@ test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databa
 # tests-e2e/src/e2e/bench/__main__.py), e.g. make bench BENCH_RATE=200.
 bench: install ## the whole stack against an inline peer, same load, one run; prints the table
 	$(RUN) python -m e2e.bench
+
+# The fault suite (tests-e2e/src/e2e/faults): its own stacks, a Jepsen-style checker, one line
+# per case. The RabbitMQ/PostgreSQL outages run on private servers it starts and stops itself.
+test-faults: install infra ## every fault case, full length: make test-faults [FAULTS_ARGS="--cases a,b --seed N"]
+	$(RUN) python -m e2e.faults $(FAULTS_ARGS)
+
+test-faults-short: install infra ## the seeded short fault cases that kill only our own processes
+	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)

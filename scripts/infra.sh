@@ -2,11 +2,14 @@
 # Make sure PostgreSQL and RabbitMQ run on this machine and the databases exist.
 # Starts them when installed and stopped; a no-op when all is there. Used by make run/test.
 # Usage: scripts/infra.sh [database ...]   (default: todos budget)
+# PGHOST/PGPORT/PGUSER and AMQP_HOST/AMQP_PORT name the servers; only the machine's own
+# (127.0.0.1:5432 and 127.0.0.1:5672) are ever started here.
 set -euo pipefail
 
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
+AMQP_HOST=${AMQP_HOST:-127.0.0.1}
 AMQP_PORT=${AMQP_PORT:-5672}
 databases=("$@")
 [ ${#databases[@]} -gt 0 ] || databases=(todos budget)
@@ -22,7 +25,10 @@ wait_port() { # host port name seconds
 
 ensure_postgres() {
   port_open "$PGHOST" "$PGPORT" && return 0
-  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+  if [ "$PGHOST:$PGPORT" != 127.0.0.1:5432 ] && [ "$PGHOST:$PGPORT" != localhost:5432 ]; then
+    say "PostgreSQL is not running on $PGHOST:$PGPORT (not the machine's default: not starting it)"
+    exit 1
+  elif command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     local version; version=$(ls /etc/postgresql | sort -V | tail -1)
     say "starting PostgreSQL $version"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start
@@ -35,8 +41,11 @@ ensure_postgres() {
 }
 
 ensure_rabbitmq() {
-  port_open 127.0.0.1 "$AMQP_PORT" && return 0
-  if command -v rabbitmq-server >/dev/null; then
+  port_open "$AMQP_HOST" "$AMQP_PORT" && return 0
+  if [ "$AMQP_HOST:$AMQP_PORT" != 127.0.0.1:5672 ] && [ "$AMQP_HOST:$AMQP_PORT" != localhost:5672 ]; then
+    say "RabbitMQ is not running on $AMQP_HOST:$AMQP_PORT (not the machine's default: not starting it)"
+    exit 1
+  elif command -v rabbitmq-server >/dev/null; then
     say "starting RabbitMQ"
     rabbitmq-server -detached
   else

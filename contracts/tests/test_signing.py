@@ -70,3 +70,29 @@ def test_any_of_several_signatures_may_match_during_rotation() -> None:
     header = f"{sign(BODY, SECRET, T)},{old}"
     verify(header, BODY, "old-secret", now=T)
     verify(header, BODY, SECRET, now=T)
+
+
+@pytest.mark.parametrize(
+    "v1",
+    [
+        "\u00e9" * 64,  # non-ASCII: hmac.compare_digest raises TypeError on such str
+        "z" * 64,
+        "0" * 63,
+        "0" * 65,
+        "\u0661" * 64,
+    ],
+)
+def test_a_v1_that_is_not_a_hex_digest_is_a_signature_error(v1: str) -> None:
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(f"t={T},v1={v1}", BODY, SECRET, now=T)
+
+
+@pytest.mark.parametrize("t", ["\u00b2", "\u0661\u0662"])
+def test_a_timestamp_of_non_ascii_digits_is_a_signature_error(t: str) -> None:
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(f"t={t},v1={'0' * 64}", BODY, SECRET, now=T)
+
+
+def test_an_upper_case_digest_verifies() -> None:
+    t, v1 = sign(BODY, SECRET, T).split(",")
+    verify(f"{t},{v1.upper().replace('V1=', 'v1=')}", BODY, SECRET, now=T)

@@ -33,6 +33,8 @@ class Options:
     json_logs: bool
     log_level: str
     verbose: bool
+    extra_hooks: tuple[str, ...]
+    warm_spares: bool
 
     def ports(self) -> list[int]:
         """Every port this stack will listen on."""
@@ -72,7 +74,23 @@ def parse(argv: list[str] | None = None, description: str | None = None) -> Opti
     p.add_argument("--json-logs", action="store_true", default=env("LOG_JSON") == "true")
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
     p.add_argument("--verbose", action="store_true", help="also show health-check requests")
+    p.add_argument(
+        "--warm-spares",
+        action="store_true",
+        help="keep an imported spare of each service process to replace it when it dies "
+        "(WARM_SPARES=true; costs one idle process each)",
+    )
+    p.add_argument(
+        "--extra-hook",
+        dest="extra_hooks",
+        action="append",
+        default=[h for h in env("EXTRA_HOOKS", "").split(";") if h],
+        metavar="name=N,url=U[,policy=fail|ignore][,timeout=S]",
+        help="one more hook subscription of todos (repeatable; EXTRA_HOOKS joins them with ';')",
+    )
     a = p.parse_args(argv)
     if not 1 <= a.replicas <= MAX_REPLICAS:
         p.error(f"--replicas must be 1..{MAX_REPLICAS}")
+    a.extra_hooks = tuple(a.extra_hooks)
+    a.warm_spares = a.warm_spares or env("WARM_SPARES") == "true"
     return Options(**vars(a))

@@ -6,13 +6,16 @@ import asyncio
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 
 ROOT = Path(__file__).resolve().parents[2]
-UV_RUN = ("uv", "run", "--frozen")
+# The workspace venv the launcher runs in (`uv run`): the services' entry points are there.
+VENV_BIN = Path(sys.prefix) / "bin"
 
 Log = Callable[[str], None]
 
@@ -31,16 +34,31 @@ def run(
         raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}")
 
 
-def ensure_infra(databases: Sequence[str], log: Log) -> None:
-    """Start PostgreSQL and RabbitMQ when stopped and create the databases (scripts/infra.sh)."""
-    run([str(ROOT / "scripts" / "infra.sh"), *databases], log)
+def ensure_infra(databases: Sequence[str], amqp_url: str, log: Log) -> None:
+    """Start PostgreSQL and RabbitMQ when stopped and create the databases (scripts/infra.sh).
+
+    The servers are the ones PGHOST/PGPORT and `amqp_url` name; infra.sh starts only the
+    machine's own (default ports), never stands in for another.
+    """
+    broker = urlsplit(amqp_url)
+    env = {**os.environ, "AMQP_HOST": broker.hostname or "127.0.0.1"}
+    env["AMQP_PORT"] = str(broker.port or 5672)
+    run([str(ROOT / "scripts" / "infra.sh"), *databases], log, env=env)
 
 
 def recreate_databases(databases: Sequence[str], log: Log) -> None:
     """Drop and create `databases` (for test runs that must start empty)."""
     for db in databases:
         for sql in (f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', f'CREATE DATABASE "{db}"'):
-            run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql], log)
+            run(["psql", "-d", "postgres", "-qc", sql], log, env=_pg_env())
+
+
+def _pg_env() -> dict[str, str]:
+    """psql's environment: PGHOST/PGPORT/PGUSER as given, else the machine's server."""
+    env = dict(os.environ)
+    for name, default in (("PGHOST", "127.0.0.1"), ("PGPORT", "5432"), ("PGUSER", "postgres")):
+        env.setdefault(name, default)
+    return env
 
 
 def ensure_haproxy(log: Log) -> str:
@@ -66,7 +84,8 @@ def check_gateway_config(haproxy: str, config: Path, env: dict[str, str], log: L
 def migrate(service: str, database_url: str, log: Log) -> None:
     """`alembic upgrade head` for one service against `database_url`."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    run([*UV_RUN, "alembic", "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
+    alembic = str(VENV_BIN / "alembic")
+    run([alembic, "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
 
 
 def declare_topology(amqp_url: str, exchange: str, queue: str, log: Log) -> None:
@@ -75,7 +94,7 @@ def declare_topology(amqp_url: str, exchange: str, queue: str, log: Log) -> None
     Otherwise the first events of a fresh broker could be parked: sent, and seen by no one.
     """
     env = {**os.environ, "AMQP_URL": amqp_url, "EVENTS_EXCHANGE": exchange, "QUEUE": queue}
-    run([*UV_RUN, "budget-topology", "declare"], log, env=env)
+    run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
 
 
 def reset_broker(amqp_url: str, exchanges: Sequence[str], queues: Sequence[str]) -> None:

@@ -14,14 +14,16 @@ import socket
 import sys
 import time
 from types import FrameType
+from urllib.parse import quote
 
 import devkeys
 import httpx
 import prepare
 from options import Options, parse
-from supervisor import Supervisor
+from supervisor import GaveUp, Supervisor
 
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
+WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
 READY_MARKER = "STACK READY"
 
 
@@ -43,7 +45,26 @@ def _amqp_url() -> str:
 
 
 def _db_url(name: str) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    # The server libpq would use (PGHOST, PGPORT, PGUSER, PGPASSWORD), the machine's by default.
+    env = os.environ.get
+    user, password = env("PGUSER", "postgres"), env("PGPASSWORD")
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    host, port = env("PGHOST", "127.0.0.1"), env("PGPORT", "5432")
+    return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
+
+
+def extra_hook(spec: str, secret: str) -> dict[str, object]:
+    """A hook subscription from `name=N,url=U[,policy=fail|ignore][,timeout=S]`."""
+    fields = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    if not {"name", "url"} <= fields.keys():
+        raise ValueError(f"--extra-hook needs name= and url=: {spec!r}")
+    return {
+        "name": fields["name"],
+        "url": fields["url"],
+        "secret": secret,
+        "timeout": float(fields.get("timeout", "1")),
+        "failure_policy": fields.get("policy", "fail"),
+    }
 
 
 def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None:
@@ -56,7 +77,8 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
         "timeout": 1,
         "failure_policy": "fail",
     }
-    todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps([hook])}
+    hooks = [hook, *(extra_hook(spec, dev.hook_secret) for spec in o.extra_hooks)]
+    todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps(hooks)}
     budget = {
         **base,
         "DATABASE_URL": _db_url(o.budget_db),
@@ -64,24 +86,27 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
         "HOLD_TTL": o.hold_ttl,
         "QUEUE": o.queue,
     }
-    run = prepare.UV_RUN
+
+    # The services' own entry points from the workspace venv: no resident `uv run` wrapper
+    # per process, and a restart costs only the service's own start-up; with warm spares,
+    # not even that (deploy/local/warm.py).
+    def bin_(name: str) -> list[str]:
+        if o.warm_spares:
+            return [str(prepare.VENV_BIN / "python"), str(WARM), name]
+        return [str(prepare.VENV_BIN / name)]
+
+    def start(name: str, program: str, env: dict[str, str]) -> None:
+        sup.start(name, bin_(program), env, warm=o.warm_spares)
+
     for i in range(o.replicas):
         n = f".{i + 1}" if o.replicas > 1 else ""
-        sup.start(
-            f"todos-api{n}", [*run, "todos-api"], {**todos, "PORT": str(o.port(o.todos_port, i))}
-        )
-        sup.start(
-            f"budget-api{n}",
-            [*run, "budget-api"],
-            {**budget, "PORT": str(o.port(o.budget_port, i))},
-        )
+        start(f"todos-api{n}", "todos-api", {**todos, "PORT": str(o.port(o.todos_port, i))})
+        start(f"budget-api{n}", "budget-api", {**budget, "PORT": str(o.port(o.budget_port, i))})
         metrics = o.port(o.metrics_port, i)
-        sup.start(
-            f"todos-relay{n}", [*run, "todos-relay"], {**todos, "RELAY_METRICS_PORT": str(metrics)}
-        )
-        sup.start(
+        start(f"todos-relay{n}", "todos-relay", {**todos, "RELAY_METRICS_PORT": str(metrics)})
+        start(
             f"budget-consumer{n}",
-            [*run, "budget-consumer"],
+            "budget-consumer",
             {**budget, "CONSUMER_METRICS_PORT": str(metrics + 1)},
         )
 
@@ -169,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"ports already in use (another stack?): {busy}")
         dev = devkeys.ensure(o.dev_dir)
         log = _logger(sup, "prepare")
-        prepare.ensure_infra([o.todos_db, o.budget_db], log)
+        prepare.ensure_infra([o.todos_db, o.budget_db], _amqp_url(), log)
         if o.fresh:
             prepare.recreate_databases([o.todos_db, o.budget_db], log)
             prepare.reset_broker(
@@ -188,13 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         sup.start("gateway", [haproxy, "-db", "-f", str(GATEWAY_CONFIG)], gw_env)
         wait_ready(sup, [f"http://127.0.0.1:{o.admin_port}/healthz"])
         _announce(sup, o)
-        while (dead := sup.exited()) is None:
-            time.sleep(0.5)
-        sup.say("stack", f"{dead.name} exited with {dead.process.returncode}: stopping")
-        return 1
+        while True:  # a child that dies is started again; one that cannot start stops us
+            sup.restart_dead()
+            time.sleep(0.1)
     except _Stop as stop:
         sup.say("stack", f"{stop}: stopping")
         return 0
+    except GaveUp as exc:
+        sup.say("stack", f"{exc}: stopping")
+        return 1
     except Exception as exc:  # report any start-up failure plainly, then clean up
         sup.say("stack", f"failed: {exc}")
         return 1

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
+import time
 import uuid
 
 import httpx
 import pytest
 
 from e2e.stack import ROOT, RunningStack
+from e2e.stories import veto_credit_complete_debit
+from tests.conftest import CallerFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +66,24 @@ def test_the_launcher_refuses_ports_that_are_taken(stack: RunningStack) -> None:
     assert str(stack.config.gateway_port) in done.stdout
     still = httpx.get(f"{stack.config.gateway_url}/api/todos/tasks", timeout=5)
     assert still.status_code == 401  # the running gateway is untouched
+
+
+async def test_a_child_killed_with_sigkill_is_started_again(
+    stack: RunningStack, caller: CallerFactory
+) -> None:
+    # `make run` survives a crash: the launcher restarts the child instead of stopping.
+    before = stack.child_pid("budget-consumer")
+    assert before is not None, stack.tail()
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    after = None
+    while time.monotonic() < deadline:
+        after = stack.child_pid("budget-consumer")
+        if after not in (None, before):
+            break
+        await asyncio.sleep(0.2)
+    assert after not in (None, before), stack.tail()
+    assert "exited with -9" in stack.tail(400)
+    assert stack.process.poll() is None  # the launcher and the rest of the stack still run
+    # ... and the new consumer does the old one's work: the debit arrives.
+    await veto_credit_complete_debit(await caller(admin=True), await caller())

@@ -8,6 +8,8 @@ import hmac
 
 SIGNATURE_HEADER = "X-Hook-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+_DIGEST_HEX_LENGTH = hashlib.sha256().digest_size * 2
+_HEX = frozenset("0123456789abcdef")
 
 
 class SignatureError(Exception):
@@ -44,6 +46,10 @@ def _digest(body: bytes, secret: str, timestamp: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _is_ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
 def _parse(header: str) -> tuple[int, list[str]]:
     timestamp: int | None = None
     signatures: list[str] = []
@@ -52,11 +58,14 @@ def _parse(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("malformed signature header")
         if key == "t":
-            if not value.isdigit() or len(value) > 12:
+            if not _is_ascii_digits(value) or len(value) > 12:
                 raise SignatureError("malformed signature timestamp")
             timestamp = int(value)
         elif key == "v1":
-            signatures.append(value)
+            # hex only: compare_digest raises TypeError on non-ASCII str, int() on "²"
+            if len(value) != _DIGEST_HEX_LENGTH or not _HEX.issuperset(value.lower()):
+                raise SignatureError("malformed signature value")
+            signatures.append(value.lower())
     if timestamp is None or not signatures:
         raise SignatureError("malformed signature header")
     return timestamp, signatures

@@ -15,11 +15,19 @@ from e2e.identity import TokenMaker
 class Caller:
     """One identity talking to the gateway; thin helpers for the calls the stories make."""
 
-    def __init__(self, gateway_url: str, tokens: TokenMaker, *, admin: bool = False) -> None:
+    def __init__(
+        self,
+        gateway_url: str,
+        tokens: TokenMaker,
+        *,
+        admin: bool = False,
+        limits: httpx.Limits | None = None,
+    ) -> None:
         self.id = uuid.uuid4()
         self.http = httpx.AsyncClient(
             base_url=gateway_url,
             timeout=15.0,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"Authorization": f"Bearer {tokens.token(self.id, admin=admin)}"},
         )
 

@@ -32,6 +32,8 @@ class StackConfig:
     queue: str
     replicas: int = 1
     rate_limit_owner: int = 100
+    extra_hooks: tuple[str, ...] = ()
+    warm_spares: bool = False
 
     @property
     def gateway_url(self) -> str:
@@ -65,16 +67,25 @@ class StackConfig:
             "--replicas", str(self.replicas),
             "--rate-limit-owner", str(self.rate_limit_owner),
             "--dev-dir", str(dev_dir),
+            *(arg for hook in self.extra_hooks for arg in ("--extra-hook", hook)),
+            *(["--warm-spares"] if self.warm_spares else []),
         ]  # fmt: skip
 
 
 class RunningStack:
     """A launcher process in its own session; its log goes to a file for post-mortems."""
 
-    def __init__(self, config: StackConfig, dev_dir: Path, log_file: Path) -> None:
+    def __init__(
+        self,
+        config: StackConfig,
+        dev_dir: Path,
+        log_file: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.config, self.dev_dir, self.log_file = config, dev_dir, log_file
         self._log = log_file.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # `env` overrides (e.g. PGPORT, AMQP_URL of a private server).
+        env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         env.pop("LOG_JSON", None)
         self.process = subprocess.Popen(
             config.argv(dev_dir),
@@ -101,6 +112,20 @@ class RunningStack:
         """The last lines of the launcher's log."""
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
+    def child_pid(self, program: str) -> int | None:
+        """The pid of the working process of `program` (e.g. "budget-consumer"), if alive.
+
+        The launcher logs `<name> | running as pid N` whenever it (re)starts one.
+        """
+        pids = [
+            int(line.rsplit(" ", 1)[1])
+            for line in self.log_file.read_text(errors="replace").splitlines()
+            if line.split("|", 1)[0].strip() == program and "| running as pid " in line
+        ]
+        if pids and pids[-1] in children_of(self.process.pid):
+            return pids[-1]
+        return None
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the launcher (it stops its children), then make sure nothing is left."""
         if self.process.poll() is None:
@@ -112,6 +137,22 @@ class RunningStack:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def children_of(parent: int) -> list[int]:
+    """The pids whose parent is `parent` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (2nd field) may hold spaces: fields after its ')' are fixed.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
 
 
 def listening(ports: list[int]) -> list[int]:

@@ -9,6 +9,7 @@ from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
 from budget.entrypoints.observability import RequestContextMiddleware, configure_logging
+from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
 
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         title="budget-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
     )
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(ledger_api.router)

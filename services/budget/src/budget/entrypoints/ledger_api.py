@@ -9,10 +9,12 @@ from fastapi import APIRouter, Header, Query, Response
 
 from budget.entrypoints.auth import CurrentCaller
 from budget.entrypoints.deps import Now, Uow
+from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.entrypoints.schemas import (
     BalanceOut,
     CreditIn,
+    IdempotencyKey,
     LedgerEntryOut,
     LedgerPage,
     TokenTypeIn,
@@ -20,14 +22,15 @@ from budget.entrypoints.schemas import (
 )
 from budget.service_layer import ledger
 
-router = APIRouter(prefix="/api/budget", tags=["budget"])
+# Every route needs a token and the database; each adds the problems its use case answers.
+router = APIRouter(prefix="/api/budget", tags=["budget"], responses=problems(401, 503))
 
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-]
+# What _encode_cursor makes: unpadded url-safe base64 (documented in the OpenAPI).
+_CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+OptionalIdempotencyKey = Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/token-types", status_code=201)
+@router.post("/token-types", status_code=201, responses=problems(403, 409))
 async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, uow: Uow) -> TokenTypeOut:
     return TokenTypeOut.of(await ledger.create_token_type(uow, caller, body.code, body.name))
 
@@ -37,13 +40,13 @@ async def list_token_types(_: CurrentCaller, uow: Uow) -> list[TokenTypeOut]:
     return [TokenTypeOut.of(t) for t in await ledger.list_token_types(uow)]
 
 
-@router.post("/credits", status_code=201)
+@router.post("/credits", status_code=201, responses=problems(403, 404))
 async def credit(
     body: CreditIn,
     caller: CurrentCaller,
     uow: Uow,
     now: Now,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: OptionalIdempotencyKey = None,
 ) -> LedgerEntryOut:
     request = ledger.CreditRequest(body.owner_id, body.token_type_id, body.amount, body.reason)
     result = await ledger.credit(uow, now, caller, request, idempotency_key)
@@ -62,7 +65,7 @@ async def ledger_entries(
     response: Response,
     token_type_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=64, pattern=_CURSOR_PATTERN)] = None,
 ) -> LedgerPage:
     items, next_seq = await ledger.ledger_page(
         uow, caller, token_type_id, _decode_cursor(cursor), limit
@@ -83,7 +86,8 @@ def _decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "s" or not value.isdigit() or len(value) > 18:
+        # ASCII digits only: str.isdigit() is true for superscripts and other scripts' digits
+        if prefix != "s" or not (value.isascii() and value.isdigit()) or len(value) > 18:
             raise ValueError(raw)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

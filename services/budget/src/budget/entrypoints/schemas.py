@@ -4,14 +4,31 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
+from contracts.text import NOT_BLANK, STORABLE
 
-Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
+# Every string of a request ends with STORABLE or NOT_BLANK: no NUL, no lone surrogate.
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type: 5.0 is the integer 5 (JSON Schema agrees), 5.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# strict: "5" and true are not amounts; the number 5.0 is
+Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True), BeforeValidator(_whole_number)]
 Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64)
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=64),
+    STORABLE,
 ]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK]
+Reason = Annotated[str, StringConstraints(max_length=500), STORABLE]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 
 
 class _Body(BaseModel):
@@ -20,7 +37,7 @@ class _Body(BaseModel):
 
 class TokenTypeIn(_Body):
     code: Slug
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Name
 
 
 class TokenTypeOut(BaseModel):
@@ -37,7 +54,7 @@ class CreditIn(_Body):
     owner_id: UUID
     token_type_id: UUID
     amount: Amount
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Reason | None = None
 
 
 class LedgerEntryOut(BaseModel):

@@ -9,6 +9,7 @@ from todos.bootstrap import Container, bootstrap
 from todos.config import Settings
 from todos.entrypoints import health, tasks
 from todos.entrypoints.observability import RequestContextMiddleware, configure_logging
+from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
 
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         title="todos-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
     )
     install_problem_handlers(app)
+    install_openapi(app)
     tasks.install_task_errors(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

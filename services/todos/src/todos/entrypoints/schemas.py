@@ -4,11 +4,14 @@ from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from contracts.text import NOT_BLANK, STORABLE
 from todos.domain.model import DESCRIPTION_MAX, TITLE_MAX, Task
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+# Every string of a request ends with STORABLE or NOT_BLANK: no NUL, no lone surrogate.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX), NOT_BLANK]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), STORABLE]
 
 
 class TaskCreate(BaseModel):
@@ -23,7 +26,8 @@ class TaskPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    # null is refused for `title` below, so the document does not offer it (SkipJsonSchema)
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from contracts.ids import OwnerId, TaskId
 from todos.bootstrap import Container
 from todos.domain.model import InvalidTaskError, TaskAlreadyCompletedError, TaskStatus
 from todos.entrypoints.auth import CurrentCaller
+from todos.entrypoints.openapi import problems
 from todos.entrypoints.problems import problem_response
 from todos.entrypoints.schemas import TaskCreate, TaskOut, TaskPage, TaskPatch
 from todos.service_layer import services
@@ -18,9 +19,10 @@ from todos.service_layer.errors import (
     HookUnavailableError,
     TaskNotFoundError,
 )
-from todos.service_layer.pagination import InvalidCursorError
+from todos.service_layer.pagination import CURSOR_PATTERN, InvalidCursorError
 
-router = APIRouter(prefix="/api/todos/tasks", tags=["tasks"])
+# Every route needs a token and the database; each adds the problems its use case answers.
+router = APIRouter(prefix="/api/todos/tasks", tags=["tasks"], responses=problems(401, 503))
 
 
 def _container(request: Request) -> Container:
@@ -45,7 +47,7 @@ async def list_tasks(
     c: Deps,
     status: Literal["open", "completed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
 ) -> TaskPage:
     page = await services.list_tasks(
         c.uow,
@@ -57,12 +59,12 @@ async def list_tasks(
     return TaskPage(items=[TaskOut.of(t) for t in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", responses=problems(404))
 async def get_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
     return TaskOut.of(await services.get_task(c.uow, OwnerId(caller.owner_id), TaskId(task_id)))
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", responses=problems(404, 409))
 async def edit_task(task_id: UUID, body: TaskPatch, caller: CurrentCaller, c: Deps) -> TaskOut:
     task = await services.edit_task(
         c.uow,
@@ -76,13 +78,13 @@ async def edit_task(task_id: UUID, body: TaskPatch, caller: CurrentCaller, c: De
     return TaskOut.of(task)
 
 
-@router.delete("/{task_id}", status_code=204)
+@router.delete("/{task_id}", status_code=204, responses=problems(404))
 async def delete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> Response:
     await services.delete_task(c.uow, c.clock, OwnerId(caller.owner_id), TaskId(task_id))
     return Response(status_code=204)
 
 
-@router.post("/{task_id}/complete")
+@router.post("/{task_id}/complete", responses=problems(404, 409))
 async def complete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
     task = await services.complete_task(
         c.uow, c.clock, c.hooks, OwnerId(caller.owner_id), TaskId(task_id)

@@ -3,11 +3,14 @@
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from contracts.ids import TaskId
 from todos.service_layer.ports import Position
+
+# What encode_cursor makes: unpadded url-safe base64 (documented in the OpenAPI).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class InvalidCursorError(ValueError):
@@ -22,13 +25,22 @@ def encode_cursor(position: Position) -> str:
 
 
 def decode_cursor(cursor: str) -> Position:
-    """The position a cursor names, or `InvalidCursorError`."""
+    """The position a cursor names, or `InvalidCursorError`.
+
+    A cursor comes from the client, so what it decodes to is checked like any input: two
+    strings, an aware time that exists in UTC (what the database compares), and a UUID.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, task_id = json.loads(raw)
+        decoded = json.loads(raw)
+        if not (isinstance(decoded, list) and len(decoded) == 2):
+            raise ValueError("not a pair")
+        created, task_id = decoded
+        if not (isinstance(created, str) and isinstance(task_id, str)):
+            raise ValueError("not two strings")
         when = datetime.fromisoformat(created)
         if when.tzinfo is None:
             raise ValueError("naive timestamp")
-        return when, TaskId(UUID(task_id))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        return when.astimezone(UTC), TaskId(UUID(task_id))
+    except (ValueError, TypeError, OverflowError, binascii.Error, RecursionError) as exc:
         raise InvalidCursorError("cursor is not valid") from exc
