@@ -4,10 +4,15 @@ A body that cannot be parsed is rejected straight to the DLQ. A database failure
 `db_errors`: an outage, a restart's "starting up", a serialization failure) is not the
 message's fault: the message stays unacked (so its delivery count does not grow) while the
 handler retries with backoff until the database answers again.
+
+Deliveries run concurrently up to the prefetch, but at most one per owner at a time: a backlog
+(after a broker outage, say) must not queue many transactions on one account row ahead of the
+user-facing hook, which waits at most `DB_LOCK_TIMEOUT` for that lock.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -24,6 +29,30 @@ log = structlog.get_logger("consumer")
 Apply = Callable[[ParsedEvent], Awaitable[Outcome]]
 
 
+class KeyedLanes:
+    """One lane per key: callers with the same key go one at a time, others in parallel."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def lane(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._lanes.get(key, (asyncio.Lock(), 0))
+        self._lanes[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._lanes[key]
+            if users == 1:
+                del self._lanes[key]
+            else:
+                self._lanes[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+
 class EventConsumer:
     """Consumes one queue with a bounded prefetch and applies each event through `apply`."""
 
@@ -34,6 +63,7 @@ class EventConsumer:
         self._max_backoff = max_backoff
         self._initial_backoff = initial_backoff
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._owners = KeyedLanes()
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
 
@@ -79,7 +109,8 @@ class EventConsumer:
         if parsed.envelope.correlationid:
             bound = bound.bind(correlation_id=parsed.envelope.correlationid)
         try:
-            outcome = await self._apply_retrying(parsed)
+            async with self._owners.lane(getattr(parsed.event, "owner_id", None)):
+                outcome = await self._apply_retrying(parsed)
         except asyncio.CancelledError:
             raise
         except Exception:
