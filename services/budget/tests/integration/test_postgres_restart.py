@@ -6,6 +6,7 @@ started again held in recovery, so every connection gets 57P03 "not accepting co
 """
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from uuid import UUID, uuid4
 
@@ -22,13 +23,19 @@ from tests.integration.conftest import Broker, Budget, RunningConsumer, eventual
 from tests.integration.private_postgres import PrivatePostgres
 from tests.integration.test_consumer import completed
 
-PORT = 33541  # this suite's private range; the shared PostgreSQL is never touched
 TASKS_PER_BATCH = 15
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres(PORT)
+    pg = PrivatePostgres(_free_port())  # a private cluster: the shared PostgreSQL is never touched
     try:
         pg.init()
         pg.start()

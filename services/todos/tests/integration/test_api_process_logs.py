@@ -10,22 +10,22 @@ from uuid import uuid4
 import httpx
 
 from tests.conftest import KeyPair
-
-API_PORT = 33542  # this suite's private range
-NOTHING_LISTENS = 33543
+from tests.integration.conftest import free_port
 
 
 def test_a_database_outage_is_logged_as_one_warning_line_without_a_traceback(
     keys: KeyPair,
 ) -> None:
+    # Free ports, not fixed ones: another checkout's suite may run on this machine at once.
+    api_port, nothing_listens = free_port(), free_port()
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
-        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{NOTHING_LISTENS}/todos",
-        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{NOTHING_LISTENS}/",
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{nothing_listens}/todos",
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{nothing_listens}/",
         "JWT_PUBLIC_KEY": keys.public_pem,
         "HOST": "127.0.0.1",
-        "PORT": str(API_PORT),
+        "PORT": str(api_port),
         "LOG_LEVEL": "INFO",
     }
     code = "from todos.entrypoints.api import main; main()"
@@ -37,7 +37,7 @@ def test_a_database_outage_is_logged_as_one_warning_line_without_a_traceback(
         text=True,
     )
     try:
-        base = f"http://127.0.0.1:{API_PORT}"
+        base = f"http://127.0.0.1:{api_port}"
         deadline = time.monotonic() + 30
         while True:
             try:
