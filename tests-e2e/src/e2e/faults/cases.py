@@ -268,8 +268,10 @@ async def reorder(t: Target, p: Params, rng: random.Random) -> Verdict:
 
     async def act(world: World, task: Task) -> None:
         status = await complete(world, task)
-        if status in (503, 0):  # the slow hook's first answer timed out: abort, then retry
-            await asyncio.sleep(rng.uniform(0, 1))
+        for _ in range(5):  # the slow hook's first answer timed out: abort, then retry as a
+            if status not in (503, 0):  # client would (its breaker may refuse for a second)
+                break
+            await asyncio.sleep(1 + rng.uniform(0, 1))
             status = await complete(world, task)
         if status in (200, 409) and rng.random() < 0.3:
             await delete(world, task)
