@@ -66,6 +66,7 @@ class FakeUnitOfWork:
         self.repo = FakeRepository()
         self.outbox: list[IntegrationEvent] = []
         self.fail_commit = False
+        self.failing_commits = 0  # so many commits fail in a row (a database outage)
         self._pending: list[IntegrationEvent] = []
         self._snapshot: dict[TaskId, Task] | None = None
 
@@ -95,8 +96,9 @@ class FakeUnitOfWork:
         self._pending.extend(events)
 
     async def commit(self) -> None:
-        if self.fail_commit:
+        if self.fail_commit or self.failing_commits > 0:
             self.fail_commit = False
+            self.failing_commits = max(self.failing_commits - 1, 0)
             raise ConnectionError("database went away")
         self.outbox.extend(self._pending)
         self._pending = []

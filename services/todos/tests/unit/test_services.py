@@ -1,5 +1,6 @@
 """Use cases against in-memory fakes of the unit of work and the hook gate."""
 
+import asyncio
 from uuid import uuid4
 
 import pytest
@@ -150,6 +151,18 @@ async def test_a_failed_commit_after_allow_records_completion_aborted(
         await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
     assert [type(e) for e in uow.outbox] == [TaskCompletionAborted]
     assert uow.repo.rows[task.id].status is TaskStatus.OPEN
+
+
+async def test_an_abort_that_cannot_be_stored_yet_is_stored_once_the_database_is_back(
+    uow: FakeUnitOfWork, clock: FakeClock
+) -> None:
+    task = await _new(uow, clock)
+    uow.failing_commits = 3  # the completion, the abort, and its first background try
+    with pytest.raises(ConnectionError):
+        await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
+    assert uow.outbox == []
+    await asyncio.sleep(sum(services.ABORT_RETRY_DELAYS[:2]) + 0.5)  # the second try works
+    assert [type(e) for e in uow.outbox] == [TaskCompletionAborted]
 
 
 async def test_edit_refuses_a_completed_task(uow: FakeUnitOfWork, clock: FakeClock) -> None:

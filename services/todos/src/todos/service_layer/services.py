@@ -1,5 +1,6 @@
 """Use cases of todos-service. Every one is scoped to the calling owner."""
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -146,7 +147,7 @@ async def _load(
 async def _abort(
     uow: UnitOfWorkFactory, clock: Clock, task: Task, attempt: InvocationId, reason: str
 ) -> None:
-    """Tell the hooks that allowed that this completion will not happen (best effort)."""
+    """Tell the hooks that allowed that this completion will not happen."""
     event = TaskCompletionAborted(
         task_id=task.id,
         owner_id=task.owner_id,
@@ -154,12 +155,38 @@ async def _abort(
         reason=reason[:500],
         invocation_id=attempt,
     )
+    if await _record(uow, event):
+        return
+    # The database is away (often the very reason the completion failed): keep trying in the
+    # background, so the hold is released soon after it is back rather than at its TTL.
+    retry = asyncio.create_task(_record_later(uow, event), name=f"abort-{task.id}")
+    _ABORTS_PENDING.add(retry)
+    retry.add_done_callback(_ABORTS_PENDING.discard)
+
+
+# Delays between background tries of an abort (about a minute in all); after them, or if the
+# process stops first, the hold's TTL is the safety net.
+ABORT_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+_ABORTS_PENDING: set[asyncio.Task[None]] = set()
+
+
+async def _record(uow: UnitOfWorkFactory, event: TaskCompletionAborted) -> bool:
     try:
         async with uow() as tx:
             tx.record([event])
             await tx.commit()
-    except Exception:  # the hold's TTL is the safety net; the caller's error matters more
-        log.warning("completion_aborted_not_recorded", task_id=str(task.id), exc_info=True)
+    except Exception as exc:  # the caller's error matters more; we try again later
+        log.warning("completion_aborted_not_recorded", task_id=str(event.task_id), error=repr(exc))
+        return False
+    return True
+
+
+async def _record_later(uow: UnitOfWorkFactory, event: TaskCompletionAborted) -> None:
+    for delay in ABORT_RETRY_DELAYS:
+        await asyncio.sleep(delay)
+        if await _record(uow, event):
+            log.info("completion_aborted_recorded_late", task_id=str(event.task_id))
+            return
 
 
 def _why(verdict: Verdict) -> str:
