@@ -1,14 +1,14 @@
 """budget as the consumer of todos' events (message pact): what it reads, with matchers.
 
 Each message in the pact is fed through budget's real consumer path: `EventConsumer.process`
-(which calls `contracts.envelope.parse_event`) applying `handle_event` and its handler table,
+(which calls `contracts.envelope.parse_event`) applying `handle_events` and its handler table,
 on the in-memory unit of work of the unit tests. The test fails unless the message is acked
 and has its effect, so the pact holds exactly what budget needs to do its job.
 """
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +19,7 @@ from pact import Pact, match
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.topology import BINDING_KEYS
 from budget.domain.model import EntryKind, TaskCost, TokenType
-from budget.service_layer.events import Outcome, handle_event
+from budget.service_layer.events import Outcome, handle_events
 from contracts.envelope import CONTENT_TYPE, ParsedEvent
 from tests.contract.pacts import PACT_DIR, rfc3339
 from tests.unit.fakes import FakeClock, FakeUnitOfWork
@@ -104,10 +104,10 @@ def _seed_cost(uow: FakeUnitOfWork, owner: UUID, task: UUID, amount: int) -> Tas
 def _consume(uow: FakeUnitOfWork, body: bytes) -> tuple[_Delivery, list[Outcome]]:
     clock, outcomes = FakeClock(), []
 
-    async def apply(parsed: ParsedEvent) -> Outcome:
-        outcome = await handle_event(uow, clock, parsed.envelope.id, parsed.event)
-        outcomes.append(outcome)
-        return outcome
+    async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
+        applied = await handle_events(uow, clock, [(p.envelope.id, p.event) for p in batch])
+        outcomes.extend(applied)
+        return applied
 
     delivery = _Delivery(body)
     consumer = EventConsumer(apply, max_backoff=0.1)

@@ -17,7 +17,7 @@ from budget.domain.model import (
     TaskCost,
     TokenType,
 )
-from budget.service_layer.ports import SaveResult
+from budget.service_layer.ports import LoadKey, SaveItem, SaveResult
 
 
 @dataclass
@@ -227,6 +227,18 @@ class FakeAccounts:
         if account.aborted_invocation is not None:
             self.s.aborted.add(account.aborted_invocation)
         return SaveResult.SAVED
+
+    async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
+        return [
+            await self.load(k.owner_id, k.task_id, now, invocation_id=k.invocation_id,
+                            event_id=k.event_id)
+            for k in keys
+        ]  # fmt: skip
+
+    async def save_many(self, items: Sequence[SaveItem]) -> list[SaveResult]:
+        return [
+            await self.save(i.account, event_id=i.event_id, event_type=i.event_type) for i in items
+        ]
 
 
 class FakeUnitOfWork:

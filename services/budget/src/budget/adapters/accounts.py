@@ -8,7 +8,8 @@ hangs on that row, so either the whole step applies or none of it and the caller
 Prepared statements are cached per connection by asyncpg.
 """
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from budget.domain.account import Account
 from budget.domain.model import Hold, HoldStatus, TaskCost
-from budget.service_layer.ports import SaveResult
+from budget.service_layer.ports import LoadKey, SaveItem, SaveResult
 
 # The task's cost and active hold, the account row (of the cost's token type, else the hold's),
 # the sum held by the account's other unexpired holds, and the two flags, in one snapshot.
@@ -47,6 +48,8 @@ LEFT JOIN accounts a
        ON a.owner_id = $1 AND a.token_type_id = coalesce(c.token_type_id, h.token_type_id)
 """
 
+# The save is the SQL function `budget_save_account` (migration 0005, a data-modifying CTE
+# conditional on the loaded version), with these parameters:
 # $1 owner, $2 token type (NULL: no account), $3 loaded version, $4 new balance,
 # $5 event id, $6 event type, $7 task,
 # $8-$15 the entry (id NULL: none): id, amount, kind, reference, reason, created_by, key, at,
@@ -55,67 +58,39 @@ LEFT JOIN accounts a
 # $23 new hold id, $24 amount, $25 expires_at, $26 invocations,
 # $27 expire the account's holds up to, $28 aborted invocation to remember,
 # $29 the new hold's status.
-SAVE = """
-WITH acct AS (
-  INSERT INTO accounts AS a (owner_id, token_type_id, balance, version, updated_at)
-  SELECT $1::uuid, $2::uuid, $4::bigint, $3::bigint + 1, now() WHERE $2::uuid IS NOT NULL
-  ON CONFLICT (owner_id, token_type_id) DO UPDATE
-     SET balance = EXCLUDED.balance, version = a.version + 1, updated_at = now()
-   WHERE a.version = $3::bigint
-  RETURNING 1 AS ok
-), applied AS (
-  SELECT 1 AS ok WHERE $2::uuid IS NULL UNION ALL SELECT ok FROM acct
-), ev AS (
-  INSERT INTO processed_events (event_id, event_type)
-  SELECT $5::uuid, $6::text FROM applied WHERE $5::uuid IS NOT NULL
-  ON CONFLICT DO NOTHING RETURNING 1 AS ok
-), go AS (
-  -- without an account only the event record guards: a duplicate changes nothing
-  SELECT 1 AS ok FROM applied
-   WHERE $2::uuid IS NOT NULL OR $5::uuid IS NULL OR EXISTS (SELECT 1 FROM ev)
-), entry AS (
-  INSERT INTO ledger_entries (id, owner_id, token_type_id, amount, kind, reference_id, reason,
-                              created_by, idempotency_key, created_at)
-  SELECT $8::uuid, $1, $2, $9::bigint, $10::text, $11::text, $12::text, $13::uuid, $14::text,
-         $15::timestamptz
-    FROM go WHERE $8::uuid IS NOT NULL
-  RETURNING 1 AS ok
-), cost AS (
-  UPDATE task_costs SET charged_at = coalesce($17::timestamptz, charged_at),
-                        task_deleted_at = coalesce($18::timestamptz, task_deleted_at)
-   WHERE id = $16::uuid AND NOT $19::boolean AND EXISTS (SELECT 1 FROM go)
-  RETURNING 1 AS ok
-), cost_gone AS (
-  DELETE FROM task_costs WHERE id = $16::uuid AND $19::boolean AND EXISTS (SELECT 1 FROM go)
-  RETURNING 1 AS ok
-), hold AS (
-  UPDATE holds SET status = $21::text, invocation_ids = $22::uuid[]
-   WHERE id = $20::uuid AND EXISTS (SELECT 1 FROM go)
-  RETURNING 1 AS ok
-), expired AS (
-  UPDATE holds SET status = 'expired'
-   WHERE owner_id = $1 AND token_type_id = $2 AND status = 'active'
-     AND expires_at <= $27::timestamptz
-     AND id IS DISTINCT FROM $20::uuid AND EXISTS (SELECT 1 FROM go)
-  RETURNING 1 AS ok
-), new_hold AS (
-  -- after the task's old hold left 'active' (one active hold per task)
-  INSERT INTO holds (id, owner_id, token_type_id, task_id, amount, status, expires_at,
-                     invocation_ids)
-  SELECT $23::uuid, $1, $2, $7::uuid, $24::bigint, $29::text, $25::timestamptz, $26::uuid[]
-    FROM go
-   WHERE $23::uuid IS NOT NULL AND (SELECT count(*) FROM hold) >= 0
-  RETURNING 1 AS ok
-), aborted AS (
-  INSERT INTO aborted_invocations (invocation_id, owner_id, task_id)
-  SELECT $28::uuid, $1, $7 FROM go WHERE $28::uuid IS NOT NULL
-  ON CONFLICT DO NOTHING RETURNING 1 AS ok
+SAVE_TYPES = (
+    "uuid uuid bigint bigint uuid text uuid uuid bigint text text text uuid text timestamptz "
+    "uuid timestamptz timestamptz boolean uuid text uuid[] uuid bigint timestamptz uuid[] "
+    "timestamptz uuid text"
+).split()
+SAVE = "SELECT applied, effective FROM budget_save_account({})".format(
+    ", ".join(f"${i}::{t}" for i, t in enumerate(SAVE_TYPES, 1))
 )
-SELECT (SELECT count(*) FROM applied) AS applied, (SELECT count(*) FROM go) AS effective,
-       (SELECT count(*) FROM entry) + (SELECT count(*) FROM cost) + (SELECT count(*) FROM cost_gone)
-       + (SELECT count(*) FROM new_hold) + (SELECT count(*) FROM expired)
-       + (SELECT count(*) FROM aborted) AS written
-"""
+# Many steps in one statement, in order: each call sees the writes of those before it. The
+# arrays of invocations travel as text (an array of arrays must be rectangular).
+_ARRAY_TYPES = ["text" if t == "uuid[]" else t for t in SAVE_TYPES]
+SAVE_MANY = (
+    "SELECT s.applied, s.effective FROM unnest({}) WITH ORDINALITY AS k({}, i)\n"
+    "CROSS JOIN LATERAL budget_save_account({}) AS s ORDER BY k.i"
+).format(
+    ", ".join(f"${i}::{t}[]" for i, t in enumerate(_ARRAY_TYPES, 1)),
+    ", ".join(f"p{i}" for i in range(1, len(SAVE_TYPES) + 1)),
+    ", ".join(f"k.p{i}::{t}" for i, t in enumerate(SAVE_TYPES, 1)),
+)
+# Many loads in one query, one row per (owner, task, invocation, event) in order, at one `now`.
+LOAD_MANY = (
+    "SELECT l.* FROM unnest($1::uuid[], $2::uuid[], $4::uuid[], $5::uuid[])\n"
+    "  WITH ORDINALITY AS k(owner_id, task_id, invocation_id, event_id, i)\n"
+    "CROSS JOIN LATERAL ({}) AS l ORDER BY k.i"
+).format(
+    re.sub(
+        r"\$([1245])\b",
+        lambda m: {"1": "k.owner_id", "2": "k.task_id", "4": "k.invocation_id", "5": "k.event_id"}[
+            m.group(1)
+        ],
+        LOAD,
+    )
+)
 
 
 class SqlAccounts:
@@ -163,9 +138,48 @@ class SqlAccountStore:
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
         row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
-        if not row["applied"]:
-            return SaveResult.CONFLICT
-        return SaveResult.SAVED if row["effective"] else SaveResult.DUPLICATE
+        return _result(row)
+
+    async def load_many(
+        self, keys: Sequence[LoadKey], now: datetime
+    ) -> list[tuple[Account, bool]]:
+        """`load` for each key, in one query (one snapshot)."""
+        if not keys:
+            return []
+        rows = await self._driver.fetch(
+            LOAD_MANY,
+            [k.owner_id for k in keys],
+            [k.task_id for k in keys],
+            now,
+            [k.invocation_id for k in keys],
+            [k.event_id for k in keys],
+        )
+        return [
+            (_account(k.owner_id, k.task_id, row), bool(row["seen"]))
+            for k, row in zip(keys, rows, strict=True)
+        ]
+
+    async def save_many(self, items: Sequence[SaveItem]) -> list[SaveResult]:
+        """`save` for each item in order, in one statement (all of them or, on error, none)."""
+        if not items:
+            return []
+        columns = zip(
+            *(_save_args(i.account, i.event_id, i.event_type) for i in items), strict=True
+        )
+        params = [
+            [None if v is None else "{" + ",".join(map(str, v)) + "}" for v in column]
+            if kind == "uuid[]"
+            else list(column)
+            for kind, column in zip(SAVE_TYPES, columns, strict=True)
+        ]
+        rows = await self._driver.fetch(SAVE_MANY, *params)
+        return [_result(row) for row in rows]
+
+
+def _result(row: Any) -> SaveResult:
+    if not row["applied"]:
+        return SaveResult.CONFLICT
+    return SaveResult.SAVED if row["effective"] else SaveResult.DUPLICATE
 
 
 def _account(owner_id: UUID, task_id: UUID, row: Any) -> Account:

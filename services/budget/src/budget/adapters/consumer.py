@@ -1,18 +1,24 @@
-"""The event consumer: one transaction per message, acked only after its effect is committed.
+"""The event consumer: batches of events, each batch applied in one load and one save, every
+message acked only after its effect is committed.
 
-A body that cannot be parsed is rejected straight to the DLQ. A database failure (see
-`db_errors`: an outage, a restart's "starting up", a serialization failure) is not the
-message's fault: the message stays unacked (so its delivery count does not grow) while the
-handler retries with backoff until the database answers again.
+A body that cannot be parsed is rejected straight to the DLQ, on its own. Parsed deliveries wait
+in arrival order; a batch takes up to `max_batch` of them (after lingering `linger` seconds for
+more to arrive), at most one per owner, and no owner that another batch in flight has: so an
+owner's events are applied one at a time and in delivery order, and a backlog (after a broker
+outage, say) never queues many writes on one account ahead of the user-facing hook. Up to
+`max_batches` batches are in flight at once.
 
-Deliveries run concurrently up to the prefetch, but at most one per owner at a time: a backlog
-(after a broker outage, say) must not queue many transactions on one account row ahead of the
-user-facing hook, which waits at most `DB_LOCK_TIMEOUT` for that lock.
+A database failure (see `db_errors`: an outage, a restart's "starting up", a serialization
+failure) is not the messages' fault: they stay unacked (so their delivery count does not grow)
+while the batch is retried with backoff until the database answers again; whatever an earlier
+attempt committed is recorded by event id, so the retry does not apply it twice. Any other
+failure of a batch splits it: each event is applied on its own, and one that still fails (a bug
+or a poison message) is requeued alone, so the delivery limit dead-letters only it.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -26,44 +32,41 @@ from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
 
 log = structlog.get_logger("consumer")
 
-Apply = Callable[[ParsedEvent], Awaitable[Outcome]]
+ApplyBatch = Callable[[Sequence[ParsedEvent]], Awaitable[list[Outcome]]]
 
 
-class KeyedLanes:
-    """One lane per key: callers with the same key go one at a time, others in parallel."""
-
-    def __init__(self) -> None:
-        self._lanes: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def lane(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._lanes.get(key, (asyncio.Lock(), 0))
-        self._lanes[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._lanes[key]
-            if users == 1:
-                del self._lanes[key]
-            else:
-                self._lanes[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._lanes)
+@dataclass(eq=False, slots=True)
+class _Delivery:
+    message: AbstractIncomingMessage
+    parsed: ParsedEvent
+    owner: Hashable
+    settled: asyncio.Future[None] = field(default_factory=asyncio.Future)
 
 
 class EventConsumer:
-    """Consumes one queue with a bounded prefetch and applies each event through `apply`."""
+    """Consumes one queue with a bounded prefetch and applies events in batches via `apply`."""
 
     def __init__(
-        self, apply: Apply, *, max_backoff: float = 5.0, initial_backoff: float = 0.05
+        self,
+        apply: ApplyBatch,
+        *,
+        max_batch: int = 100,
+        max_batches: int = 2,
+        linger: float = 0.002,
+        max_backoff: float = 5.0,
+        initial_backoff: float = 0.05,
     ) -> None:
         self._apply = apply
+        self._max_batch = max_batch
+        self._max_batches = max_batches
+        self._linger = linger
         self._max_backoff = max_backoff
         self._initial_backoff = initial_backoff
+        self._waiting: list[_Delivery] = []
+        self._owners_in_flight: set[Hashable] = set()
+        self._batches: set[asyncio.Task[None]] = set()
+        self._dispatching: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._owners = KeyedLanes()
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
 
@@ -84,6 +87,8 @@ class EventConsumer:
             _, pending = await asyncio.wait(self._in_flight, timeout=grace)
             for task in pending:
                 task.cancel()
+        for task in [*self._batches, *filter(None, [self._dispatching])]:
+            task.cancel()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
@@ -96,7 +101,8 @@ class EventConsumer:
                 self._in_flight.discard(task)
 
     async def process(self, message: AbstractIncomingMessage) -> None:
-        """Parse, apply (retrying database failures), then ack; or dead-letter garbage."""
+        """Parse, then wait until the message's batch is applied and it is acked (or requeued);
+        garbage is dead-lettered at once."""
         try:
             parsed = parse_event(message.body)
         except InvalidEventError as exc:
@@ -104,28 +110,89 @@ class EventConsumer:
             EVENTS_DEAD_LETTERED.labels("invalid").inc()
             await message.reject(requeue=False)
             return
-        event_type = parsed.envelope.type
-        bound = log.bind(event_id=str(parsed.envelope.id), type=event_type)
-        if parsed.envelope.correlationid:
-            bound = bound.bind(correlation_id=parsed.envelope.correlationid)
+        delivery = _Delivery(message, parsed, getattr(parsed.event, "owner_id", None))
+        self._waiting.append(delivery)
+        if self._dispatching is None or self._dispatching.done():
+            self._dispatching = asyncio.create_task(self._dispatch())
+        await asyncio.shield(delivery.settled)
+
+    async def _dispatch(self) -> None:
+        """Start batches while deliveries wait and fewer than `max_batches` are in flight."""
+        if self._linger and len(self._waiting) < self._max_batch:
+            await asyncio.sleep(self._linger)  # let a burst's next deliveries join this batch
+        while self._waiting and len(self._batches) < self._max_batches:
+            batch = self._take()
+            if not batch:
+                return  # every waiting owner has a batch in flight; its end dispatches again
+            task = asyncio.create_task(self._run(batch))
+            self._batches.add(task)
+
+    def _take(self) -> list[_Delivery]:
+        """Up to `max_batch` waiting deliveries in order, one per owner, none of an owner in
+        flight; an owner passed over once is passed over for the rest (its order is kept)."""
+        batch: list[_Delivery] = []
+        left: list[_Delivery] = []
+        busy = set(self._owners_in_flight)
+        for delivery in self._waiting:
+            if len(batch) < self._max_batch and delivery.owner not in busy:
+                batch.append(delivery)
+            else:
+                left.append(delivery)
+            busy.add(delivery.owner)
+        self._waiting = left
+        self._owners_in_flight.update(d.owner for d in batch)
+        return batch
+
+    async def _run(self, batch: list[_Delivery]) -> None:
         try:
-            async with self._owners.lane(getattr(parsed.event, "owner_id", None)):
-                outcome = await self._apply_retrying(parsed)
+            await self._apply_batch(batch)
+        except Exception:  # an ack or nack that could not be sent: the broker redelivers
+            log.warning("settling_failed", size=len(batch), exc_info=True)
+        finally:
+            for delivery in batch:
+                self._owners_in_flight.discard(delivery.owner)
+                if not delivery.settled.done():
+                    delivery.settled.set_result(None)
+            task = asyncio.current_task()
+            if task is not None:
+                self._batches.discard(task)
+            if self._waiting and (self._dispatching is None or self._dispatching.done()):
+                self._dispatching = asyncio.create_task(self._dispatch())
+
+    async def _apply_batch(self, batch: list[_Delivery]) -> None:
+        try:
+            outcomes = await self._apply_retrying([d.parsed for d in batch])
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug or a poison message: requeue; the delivery limit dead-letters it in the end.
-            bound.exception("event_failed")
-            EVENTS_CONSUMED.labels(event_type, "failed").inc()
-            await message.nack(requeue=True)
+            if len(batch) == 1:
+                await self._failed(batch[0])
+                return
+            # Not the database: some event in it fails. Find which, one at a time.
+            log.warning("batch_failed_applying_one_by_one", size=len(batch), exc_info=True)
+            for delivery in batch:
+                await self._apply_batch([delivery])
             return
-        await message.ack()
-        EVENTS_CONSUMED.labels(event_type, outcome.value).inc()
-        bound.info("event_consumed", outcome=outcome.value)
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            await delivery.message.ack()
+            EVENTS_CONSUMED.labels(delivery.parsed.envelope.type, outcome.value).inc()
+        log.debug("batch_consumed", size=len(batch))
 
-    async def _apply_retrying(self, parsed: ParsedEvent) -> Outcome:
-        try:  # the usual case, without building a retry policy per message
-            return await self._apply(parsed)
+    async def _failed(self, delivery: _Delivery) -> None:
+        """A bug or a poison message: requeue; the delivery limit dead-letters it in the end."""
+        envelope = delivery.parsed.envelope
+        log.exception(
+            "event_failed",
+            event_id=str(envelope.id),
+            type=envelope.type,
+            correlation_id=envelope.correlationid,
+        )
+        EVENTS_CONSUMED.labels(envelope.type, "failed").inc()
+        await delivery.message.nack(requeue=True)
+
+    async def _apply_retrying(self, batch: Sequence[ParsedEvent]) -> list[Outcome]:
+        try:  # the usual case, without building a retry policy per batch
+            return await self._apply(batch)
         except Exception as exc:
             if not _is_transient(exc):
                 raise
@@ -139,12 +206,12 @@ class EventConsumer:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._apply(parsed)
+                return await self._apply(batch)
         raise AssertionError("unreachable: tenacity retries until success")
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Worth another try while the message stays unacked: the database, or a busy account."""
+    """Worth another try while the messages stay unacked: the database, or a busy account."""
     return isinstance(exc, AccountBusy) or is_transient_db_error(exc)
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 import structlog
@@ -15,7 +15,7 @@ from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
-from budget.service_layer.events import Outcome, handle_event
+from budget.service_layer.events import Outcome, handle_events
 from contracts.envelope import ParsedEvent
 
 log = structlog.get_logger("consumer")
@@ -38,10 +38,17 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     )
     container = bootstrap(settings, engine=engine, broker=BrokerConnection(settings.amqp_url))
 
-    async def apply(parsed: ParsedEvent) -> Outcome:
-        return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
+    async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
+        events = [(parsed.envelope.id, parsed.event) for parsed in batch]
+        return await handle_events(container.uow, container.clock, events)
 
-    consumer = EventConsumer(apply, max_backoff=max_backoff)
+    consumer = EventConsumer(
+        apply,
+        max_batch=settings.consumer_batch,
+        max_batches=settings.consumer_batches,
+        linger=settings.consumer_linger,
+        max_backoff=max_backoff,
+    )
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:

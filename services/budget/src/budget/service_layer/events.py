@@ -4,12 +4,12 @@ Each handler is a pure step on the task's `Account`; the event id is recorded by
 statement that saves the step, so its effect and the record commit together or not at all.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
 from budget.domain.account import Account
-from budget.service_layer.ports import Clock, UnitOfWork
+from budget.service_layer.ports import Clock, LoadKey, SaveItem, SaveResult, UnitOfWork
 from budget.service_layer.steps import EventRecord, run_step
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
 from contracts.ids import EventId
@@ -71,3 +71,62 @@ async def handle_event(
     if step.duplicate:
         return Outcome.DUPLICATE
     return Outcome.APPLIED if step.value else Outcome.NO_EFFECT
+
+
+async def handle_events(
+    uow: UnitOfWork, clock: Clock, events: Sequence[tuple[EventId, IntegrationEvent]]
+) -> list[Outcome]:
+    """Apply a batch of events, in order: one query loads every account, each handler decides
+    on its own, one statement saves every step (with its event id) in order.
+
+    A step whose account changed since the load (a concurrent hook, or an earlier event of the
+    batch on the same account) saved nothing and is run again on its own afterwards, in order;
+    so is nothing else. An id seen twice in the batch is applied once. Raises (nothing of the
+    failed statement applied) when the database fails; a redelivery of the whole batch is then
+    harmless, each event id being recorded with its effect.
+    """
+    outcomes: list[Outcome | None] = [None] * len(events)
+    todo: list[int] = []
+    ids: set[EventId] = set()
+    for i, (event_id, event) in enumerate(events):
+        if type(event) not in HANDLERS:
+            outcomes[i] = Outcome.IGNORED
+        elif event_id in ids:
+            outcomes[i] = Outcome.DUPLICATE
+        else:
+            ids.add(event_id)
+            todo.append(i)
+    again: list[int] = []
+    if todo:
+        async with uow.accounts.open() as accounts:
+            now = clock()
+            loaded = await accounts.load_many([_key(*events[i]) for i in todo], now)
+            items: list[SaveItem] = []
+            decided: list[tuple[int, bool]] = []
+            for i, (account, seen) in zip(todo, loaded, strict=True):
+                if seen:
+                    outcomes[i] = Outcome.DUPLICATE
+                    continue
+                event_id, event = events[i]
+                decided.append((i, HANDLERS[type(event)](account, event, now)))
+                items.append(SaveItem(account, event_id, event.event_type))
+            saved = await accounts.save_many(items)
+        for (i, effect), result in zip(decided, saved, strict=True):
+            if result is SaveResult.SAVED:
+                outcomes[i] = Outcome.APPLIED if effect else Outcome.NO_EFFECT
+            elif result is SaveResult.DUPLICATE:
+                outcomes[i] = Outcome.DUPLICATE
+            else:
+                again.append(i)
+    for i in again:
+        outcomes[i] = await handle_event(uow, clock, *events[i])
+    return [o for o in outcomes if o is not None]
+
+
+def _key(event_id: EventId, event: IntegrationEvent) -> LoadKey:
+    return LoadKey(
+        owner_id=getattr(event, "owner_id"),  # noqa: B009 - every handled event names its task
+        task_id=getattr(event, "task_id"),  # noqa: B009
+        invocation_id=getattr(event, "invocation_id", None),
+        event_id=event_id,
+    )

@@ -10,6 +10,7 @@ to its balance, holds and costs: `Accounts.save` applies only over the version i
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
@@ -70,6 +71,25 @@ class SaveResult(StrEnum):
     DUPLICATE = "duplicate"  # the event id was recorded before: nothing written
 
 
+@dataclass(frozen=True, slots=True)
+class LoadKey:
+    """What a step loads: the owner's account as seen by `task_id`, for an attempt or event."""
+
+    owner_id: UUID
+    task_id: UUID
+    invocation_id: UUID | None = None
+    event_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveItem:
+    """One step's account to save, with the event id to record with it (if any)."""
+
+    account: Account
+    event_id: UUID | None = None
+    event_type: str | None = None
+
+
 class AccountStore(Protocol):
     """The `Account` aggregate on one connection: loaded in one query, saved in one statement."""
 
@@ -89,6 +109,14 @@ class AccountStore(Protocol):
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
         """Write the account's changes (and record `event_id`) iff its version is unchanged."""
+        ...
+
+    async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
+        """`load` of each key, in order, in one query."""
+        ...
+
+    async def save_many(self, items: Sequence[SaveItem]) -> list[SaveResult]:
+        """`save` of each item, in order, in one statement: each sees the saves before it."""
         ...
 
 
