@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from budget.adapters.db import make_engine
 from budget.adapters.tables import accounts, holds, ledger_entries, task_costs, token_types
 from budget.adapters.topology import Topology
+from budget.config import Settings
 from contracts.envelope import AmqpMessage, build_envelope, to_amqp
 from contracts.events import TaskCompleted
 from contracts.hooks import HOOK_PATH, BeforeCompleteTask
@@ -325,9 +326,11 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
         await connection.close()
     if done != len(messages):
         raise RuntimeError(f"{done} debits for {len(messages)} events: something applied twice")
+    defaults = Settings()
     return (
-        f"consumer (budget-consumer, prefetch 32, quorum queue, DB pool {POOL}+{POOL}; "
-        f"1 load + 1 save per event): "
+        f"consumer (budget-consumer, prefetch {defaults.consumer_prefetch}, quorum queue, "
+        f"DB pool {POOL}; batches of up to {defaults.consumer_batch}, "
+        f"{defaults.consumer_batches} at once, 1 load + 1 save per batch): "
         f"{len(messages) / elapsed:,.0f} events/s ({len(messages):,} debits in {elapsed:.2f} s; "
         f"publishing with confirms took {published:.2f} s of it); "
         f"consumer CPU {cpu / len(messages) * 1000:.2f} ms per event"

@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     # The consumer applies up to CONSUMER_BATCH events per statement, up to CONSUMER_BATCHES
     # batches at once, after lingering CONSUMER_LINGER seconds for a burst to gather; the
     # prefetch should cover them all (batch x batches) or batches stay small.
-    consumer_prefetch: int = Field(default=200, ge=1, le=1000)
+    consumer_prefetch: int = Field(default=400, ge=1, le=1000)
     consumer_batch: int = Field(default=100, ge=1, le=1000)
-    consumer_batches: int = Field(default=2, ge=1, le=16)
+    consumer_batches: int = Field(default=4, ge=1, le=16)
     consumer_linger: float = Field(default=0.002, ge=0, le=1)
     # Port of the consumer's /metrics (Prometheus); 0 turns it off.
     consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
