@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from budget.adapters.repository import SqlUnitOfWork
 from budget.adapters.topology import Topology
+from budget.bootstrap import topology_of
 from budget.config import Settings
 from budget.domain.model import TokenType
-from budget.entrypoints.consumer import serve, topology_of
+from budget.entrypoints.consumer import serve
 from budget.service_layer import costs, hook, ledger
 from contracts.envelope import build_envelope, to_amqp
 from contracts.events import IntegrationEvent

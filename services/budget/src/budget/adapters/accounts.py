@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from budget.adapters.db import DriverPool
 from budget.domain.account import Account
 from budget.domain.model import Hold, HoldStatus, TaskCost
 from budget.service_layer.ports import LoadKey, SaveItem, SaveResult
@@ -58,18 +59,44 @@ LEFT JOIN accounts a
 # $23 new hold id, $24 amount, $25 expires_at, $26 invocations,
 # $27 expire the account's holds up to, $28 aborted invocation to remember,
 # $29 the new hold's status.
-SAVE_TYPES = (
-    "uuid uuid bigint bigint uuid text uuid uuid bigint text text text uuid text timestamptz "
-    "uuid timestamptz timestamptz boolean uuid text uuid[] uuid bigint timestamptz uuid[] "
-    "timestamptz uuid text"
-).split()
-SAVE = "SELECT applied, effective FROM budget_save_account({})".format(
+SAVE_TYPES = [
+    "uuid",
+    "uuid",
+    "bigint",
+    "bigint",
+    "uuid",
+    "text",
+    "uuid",
+    "uuid",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "uuid",
+    "text",
+    "timestamptz",
+    "uuid",
+    "timestamptz",
+    "timestamptz",
+    "boolean",
+    "uuid",
+    "text",
+    "uuid[]",
+    "uuid",
+    "bigint",
+    "timestamptz",
+    "uuid[]",
+    "timestamptz",
+    "uuid",
+    "text",
+]
+SAVE = "SELECT applied, effective FROM budget_save_account({})".format(  # noqa: S608
     ", ".join(f"${i}::{t}" for i, t in enumerate(SAVE_TYPES, 1))
 )
 # Many steps in one statement, in order: each call sees the writes of those before it. The
 # arrays of invocations travel as text (an array of arrays must be rectangular).
 _ARRAY_TYPES = ["text" if t == "uuid[]" else t for t in SAVE_TYPES]
-SAVE_MANY = (
+SAVE_MANY = (  # noqa: S608 - built from constants only
     "SELECT s.applied, s.effective FROM unnest({}) WITH ORDINALITY AS k({}, i)\n"
     "CROSS JOIN LATERAL budget_save_account({}) AS s ORDER BY k.i"
 ).format(
@@ -78,7 +105,7 @@ SAVE_MANY = (
     ", ".join(f"k.p{i}::{t}" for i, t in enumerate(SAVE_TYPES, 1)),
 )
 # Many loads in one query, one row per (owner, task, invocation, event) in order, at one `now`.
-LOAD_MANY = (
+LOAD_MANY = (  # noqa: S608 - built from constants only
     "SELECT l.* FROM unnest($1::uuid[], $2::uuid[], $4::uuid[], $5::uuid[])\n"
     "  WITH ORDINALITY AS k(owner_id, task_id, invocation_id, event_id, i)\n"
     "CROSS JOIN LATERAL ({}) AS l ORDER BY k.i"
@@ -94,16 +121,20 @@ LOAD_MANY = (
 
 
 class SqlAccounts:
-    """Implements `Accounts` on the engine's pool."""
+    """Implements `Accounts` on asyncpg's own pool (the services), or on the engine's (tests)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, connections: AsyncEngine | DriverPool) -> None:
+        self._connections = connections
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator["SqlAccountStore"]:
+        if isinstance(self._connections, DriverPool):
+            async with self._connections.acquire() as driver:
+                yield SqlAccountStore(driver)
+            return
         # A checkout without SQLAlchemy's autobegin: the pool's reset on return finds no
         # transaction to roll back, so it costs no round trip either.
-        async with self._engine.connect() as conn:
+        async with self._connections.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             try:
@@ -140,9 +171,7 @@ class SqlAccountStore:
         row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
         return _result(row)
 
-    async def load_many(
-        self, keys: Sequence[LoadKey], now: datetime
-    ) -> list[tuple[Account, bool]]:
+    async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
         """`load` for each key, in one query (one snapshot)."""
         if not keys:
             return []

@@ -1,9 +1,15 @@
 """The database engine. Made by the composition root, never at import time."""
 
 import asyncio
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -23,24 +29,47 @@ class DbLimits:
 
 
 def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None) -> AsyncEngine:
-    """An asyncpg engine; connecting is lazy, so the database may come up after us."""
+    """An asyncpg engine; connecting is lazy, so the database may come up after us.
+
+    Exactly `pool_size` connections, no overflow: connections are kept, so their prepared
+    statements are too (asyncpg caches them per connection), and a burst waits for one (at most
+    `pool_timeout`) instead of opening and closing sessions. On a loopback host without an
+    explicit `ssl`/`sslmode`, no TLS negotiation is attempted (asyncpg would try it first).
+    """
     limits = limits or DbLimits()
     server_settings = {
         "idle_in_transaction_session_timeout": _ms(limits.idle_in_transaction_timeout),
         "lock_timeout": _ms(limits.lock_timeout),
     }
+    connect_args: dict[str, Any] = {
+        "timeout": limits.connect_timeout,
+        "command_timeout": limits.command_timeout,
+        "server_settings": server_settings,
+    }
+    if is_plain_loopback(url):
+        connect_args["ssl"] = False
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         pool_timeout=limits.pool_timeout,
-        connect_args={
-            "timeout": limits.connect_timeout,
-            "command_timeout": limits.command_timeout,
-            "server_settings": server_settings,
-        },
+        connect_args=connect_args,
     )
+
+
+def is_plain_loopback(url: str) -> bool:
+    """The DSN names a loopback host (or none: the local socket) and asks nothing about TLS."""
+    parsed = make_url(url)
+    if {"ssl", "sslmode"} & set(parsed.query):
+        return False
+    host = parsed.host or "localhost"
+    if host == "localhost" or host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: whatever it resolves to, TLS stays asyncpg's choice
+        return False
 
 
 def _ms(seconds: float) -> str:
@@ -54,3 +83,63 @@ async def is_reachable(engine: AsyncEngine) -> bool:
     except Exception:  # any failure to answer means "not ready"
         return False
     return True
+
+
+class DriverPool:
+    """asyncpg's own pool, for the hot paths (the `Account` repository) that speak asyncpg.
+
+    A checkout through SQLAlchemy's async pool costs greenlet switches and a reset on return;
+    this one costs neither: `reset` is a no-op (our steps leave no transaction, no session
+    state), and connections are kept (`size` of them, made lazily, so the database may come up
+    after us) with their prepared statements. A connection that broke is dropped on release.
+    """
+
+    def __init__(self, url: str, *, size: int = 10, limits: DbLimits | None = None) -> None:
+        limits = limits or DbLimits()
+        parsed = make_url(url)
+        self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._size = size
+        self._limits = limits
+        self._ssl: bool | None = False if is_plain_loopback(url) else None
+        self._pool: asyncpg.Pool | None = None
+        self._creating = asyncio.Lock()
+
+    async def _get(self) -> "asyncpg.Pool":
+        if self._pool is None:
+            async with self._creating:
+                if self._pool is None:
+                    limits = self._limits
+                    extra: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=0,
+                        max_size=self._size,
+                        timeout=limits.connect_timeout,
+                        command_timeout=limits.command_timeout,
+                        server_settings={
+                            "idle_in_transaction_session_timeout": _ms(
+                                limits.idle_in_transaction_timeout
+                            ),
+                            "lock_timeout": _ms(limits.lock_timeout),
+                        },
+                        max_inactive_connection_lifetime=1800,
+                        reset=_keep_session,
+                        **extra,
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        """One connection for a step; waits at most `pool_timeout` for one."""
+        pool = await self._get()
+        async with pool.acquire(timeout=self._limits.pool_timeout) as conn:
+            yield conn
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _keep_session(conn: Any) -> None:
+    """Nothing to reset: a step opens no transaction and sets nothing on its session."""

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from budget.adapters.accounts import SqlAccounts
+from budget.adapters.db import DriverPool
 from budget.adapters.tables import (
     accounts,
     holds,
@@ -188,9 +189,9 @@ class SqlUnitOfWork:
     """Opens one transaction per `transaction()` block on the engine's pool; `accounts` is
     the aggregate's repository, which needs no transaction of ours."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, hot: DriverPool | None = None) -> None:
         self._engine = engine
-        self._accounts = SqlAccounts(engine)
+        self._accounts = SqlAccounts(hot or engine)
 
     @property
     def accounts(self) -> SqlAccounts:

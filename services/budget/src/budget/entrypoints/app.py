@@ -32,8 +32,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
+    app.include_router(hook_api.router)  # first: the hot path matches after one route
     app.include_router(health.router)
     app.include_router(ledger_api.router)
     app.include_router(costs_api.router)
-    app.include_router(hook_api.router)
     return app

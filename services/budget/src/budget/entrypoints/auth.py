@@ -1,58 +1,14 @@
-"""Bearer JWT verification (RS256, `aud`, `exp`), as a dependency that yields the caller."""
+"""The caller of a request: its bearer token, verified by the container's `JwtVerifier`."""
 
-import json
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
-import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Request
 
+from budget.adapters.tokens import InvalidToken, JwtVerifier
 from budget.entrypoints.problems import ProblemError
 from contracts.identity import Caller
-from contracts.ids import OwnerId
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="todos-budget"'}
-
-
-class JwtVerifier:
-    """Verifies tokens against one PEM public key or a JWKS document (keys chosen by `kid`)."""
-
-    def __init__(self, key_material: str, audience: str) -> None:
-        self._audience = audience
-        self._keys: dict[str | None, Any]
-        if key_material.lstrip().startswith("{"):
-            jwks = jwt.PyJWKSet.from_dict(json.loads(key_material))
-            self._keys = {k.key_id: k for k in jwks.keys}
-        else:
-            self._keys = {None: load_pem_public_key(key_material.encode())}
-
-    def verify(self, token: str) -> Caller:
-        """The caller the token names, or a 401 problem."""
-        try:
-            key = self._key_for(token)
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                audience=self._audience,
-                options={"require": ["exp", "sub", "aud"]},
-            )
-            owner_id = OwnerId(UUID(str(claims["sub"])))
-            roles = claims.get("roles", [])
-            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-                raise jwt.InvalidTokenError("roles must be a list of strings")
-        except (jwt.InvalidTokenError, ValueError) as exc:
-            raise _unauthorized(f"Invalid token: {exc}") from exc
-        return Caller(owner_id=owner_id, roles=frozenset(roles))
-
-    def _key_for(self, token: str) -> Any:
-        if None in self._keys:
-            return self._keys[None]
-        kid = jwt.get_unverified_header(token).get("kid")
-        if kid not in self._keys:
-            raise jwt.InvalidTokenError("unknown signing key")
-        return self._keys[kid]
 
 
 async def current_caller(request: Request) -> Caller:
@@ -62,7 +18,10 @@ async def current_caller(request: Request) -> Caller:
         raise _unauthorized("Missing bearer token.")
     if verifier is None:
         raise _unauthorized("No public key is configured to verify tokens.")
-    return verifier.verify(token.strip())
+    try:
+        return verifier.verify(token.strip())
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from exc
 
 
 def _unauthorized(detail: str) -> ProblemError:

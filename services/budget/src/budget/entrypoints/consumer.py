@@ -8,10 +8,7 @@ from typing import TypeVar
 import structlog
 from prometheus_client import start_http_server
 
-from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
-from budget.adapters.db import make_engine
-from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
@@ -23,20 +20,9 @@ log = structlog.get_logger("consumer")
 T = TypeVar("T")
 
 
-def topology_of(settings: Settings) -> Topology:
-    return Topology(settings.events_exchange, settings.queue, settings.queue_delivery_limit)
-
-
 async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float = 5.0) -> None:
     """Declare the topology, consume until `stop` is set, then shut down gracefully."""
-    # No lock timeout here: the consumer may wait its turn on an account row (its command
-    # timeout still bounds it, and a frozen peer's locks go with its idle-in-transaction limit).
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        limits=settings.db_limits(lock_timeout=False),
-    )
-    container = bootstrap(settings, engine=engine, broker=BrokerConnection(settings.amqp_url))
+    container = bootstrap(settings, role="consumer")
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
         events = [(parsed.envelope.id, parsed.event) for parsed in batch]
@@ -55,7 +41,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
             return
         # A robust channel re-declares the queue and restarts the consumer after a reconnect.
         channel = await connection.channel()
-        queue = await topology_of(settings).declare(connection, channel)
+        queue = await container.topology.declare(connection, channel)
         await consumer.start(channel, queue, settings.consumer_prefetch)
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()

@@ -7,16 +7,25 @@ import sys
 import aio_pika
 
 from budget.adapters.dead_letters import list_dead_letters, replay
+from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
-from budget.entrypoints.consumer import topology_of
 
 
 async def run(settings: Settings, command: str, ids: list[str] | None) -> int:
     """Run one command against the broker; returns how many messages it covered."""
-    connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+    container = bootstrap(settings, role="cli")
+    try:
+        return await _run(container, command, ids)
+    finally:
+        await container.aclose()
+
+
+async def _run(container: Container, command: str, ids: list[str] | None) -> int:
+    # A plain connection, not the container's reconnecting one: a CLI fails fast instead.
+    connection = await aio_pika.connect(container.settings.amqp_url, timeout=10)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        topology = topology_of(settings)
+        topology = container.topology
         await topology.declare(connection, channel)
         if command == "list":
             letters = await list_dead_letters(channel, topology)

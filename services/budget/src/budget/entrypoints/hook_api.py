@@ -2,7 +2,7 @@
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from budget.bootstrap import Container
@@ -15,9 +15,14 @@ from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 
 router = APIRouter(include_in_schema=False)
 
+JSON = "application/json"
+# The usual answer, serialised once: the route returns bytes, so FastAPI neither validates nor
+# re-encodes a response model per call (the body is still `contracts.hooks.Allow`'s).
+ALLOW = Allow().model_dump_json().encode()
 
-@router.post(HOOK_PATH)
-async def before_complete(request: Request) -> Allow | Veto:
+
+@router.post(HOOK_PATH, response_model=None)
+async def before_complete(request: Request) -> Response:
     started = time.perf_counter()
     resources = container(request)
     body = await request.body()
@@ -37,10 +42,13 @@ async def before_complete(request: Request) -> Allow | Veto:
         invocation_id=call.invocation_id,
         deadline=call.deadline,
     )
-    answer: Allow | Veto = Allow() if decision.allowed else Veto(reason=decision.reason or "veto")
-    HOOK_DECISIONS.labels(answer.decision).inc()
+    if decision.allowed:
+        body, verdict = ALLOW, "allow"
+    else:
+        body, verdict = Veto(reason=decision.reason or "veto").model_dump_json().encode(), "veto"
+    HOOK_DECISIONS.labels(verdict).inc()
     HOOK_LATENCY.observe(time.perf_counter() - started)
-    return answer
+    return Response(body, media_type=JSON)
 
 
 def _verify_signature(resources: Container, header: str | None, body: bytes) -> None:

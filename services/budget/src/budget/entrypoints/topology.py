@@ -14,8 +14,8 @@ import sys
 
 import aio_pika
 
+from budget.bootstrap import topology_of
 from budget.config import Settings
-from budget.entrypoints.consumer import topology_of
 
 
 async def declare(settings: Settings) -> None:

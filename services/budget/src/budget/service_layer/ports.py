@@ -9,8 +9,8 @@ to its balance, holds and costs: `Accounts.save` applies only over the version i
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
