@@ -11,6 +11,7 @@ Neither overflows: a burst waits up to DB_POOL_TIMEOUT for a kept connection.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,7 @@ from budget.adapters.tokens import JwtVerifier
 from budget.adapters.topology import Topology
 from budget.config import Settings
 from budget.service_layer.ports import Clock, UnitOfWork
+from budget.service_layer.use_cases import UseCases
 
 Role = Literal["api", "consumer", "cli"]
 
@@ -48,6 +50,11 @@ class Container:
     @property
     def topology(self) -> Topology:
         return topology_of(self.settings)
+
+    @cached_property
+    def use_cases(self) -> UseCases:
+        """The use cases bound to this container's unit of work, clock and settings."""
+        return UseCases(self.uow, self.clock, self.settings.hold_ttl)
 
     async def aclose(self) -> None:
         await self.broker.close()

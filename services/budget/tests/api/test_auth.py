@@ -8,7 +8,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from budget.entrypoints.auth import CurrentCaller
+from budget.entrypoints.deps import CurrentCaller
 from contracts.identity import Caller
 from tests.conftest import KeyPair
 

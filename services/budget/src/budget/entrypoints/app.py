@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
-from budget.entrypoints.observability import RequestContextMiddleware, configure_logging
+from budget.entrypoints.observability import RequestContextMiddleware
 from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
+from budget.logs import configure_logging
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:

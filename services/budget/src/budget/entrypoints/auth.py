@@ -1,8 +1,6 @@
 """The caller of a request: its bearer token, verified by the container's `JwtVerifier`."""
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 
 from budget.adapters.tokens import InvalidToken, JwtVerifier
 from budget.entrypoints.problems import ProblemError
@@ -26,6 +24,3 @@ async def current_caller(request: Request) -> Caller:
 
 def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, "unauthorized", detail, headers=_CHALLENGE)
-
-
-CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -11,8 +11,8 @@ from prometheus_client import start_http_server
 from budget.adapters.consumer import EventConsumer
 from budget.bootstrap import bootstrap
 from budget.config import Settings
-from budget.entrypoints.observability import configure_logging
-from budget.service_layer.events import Outcome, handle_events
+from budget.logs import configure_logging
+from budget.service_layer.events import Outcome
 from contracts.envelope import ParsedEvent
 
 log = structlog.get_logger("consumer")
@@ -25,8 +25,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     container = bootstrap(settings, role="consumer")
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
-        events = [(parsed.envelope.id, parsed.event) for parsed in batch]
-        return await handle_events(container.uow, container.clock, events)
+        return await container.use_cases.handle_events(
+            [(parsed.envelope.id, parsed.event) for parsed in batch]
+        )
 
     consumer = EventConsumer(
         apply,

@@ -1,11 +1,13 @@
-"""Dependencies the routers share: the container's unit of work and clock."""
+"""What routes depend on, as `Annotated` aliases: the caller, and the bound use cases."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from budget.bootstrap import Container
-from budget.service_layer.ports import Clock, UnitOfWork
+from budget.entrypoints.auth import current_caller
+from budget.service_layer.use_cases import UseCases
+from contracts.identity import Caller
 
 
 def container(request: Request) -> Container:
@@ -13,13 +15,10 @@ def container(request: Request) -> Container:
     return result
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
-    return container(request).uow
+def use_cases(request: Request) -> UseCases:
+    return container(request).use_cases
 
 
-def clock(request: Request) -> Clock:
-    return container(request).clock
-
-
-Uow = Annotated[UnitOfWork, Depends(unit_of_work)]
-Now = Annotated[Clock, Depends(clock)]
+App = Annotated[UseCases, Depends(use_cases)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+Resources = Annotated[Container, Depends(container)]

@@ -9,7 +9,6 @@ from budget.bootstrap import Container
 from budget.entrypoints.deps import container
 from budget.entrypoints.problems import ProblemError
 from budget.metrics import HOOK_DECISIONS, HOOK_LATENCY
-from budget.service_layer.hook import before_complete_task
 from contracts.hooks import HOOK_PATH, Allow, BeforeCompleteTask, Veto
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 
@@ -33,15 +32,7 @@ async def before_complete(request: Request) -> Response:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
         raise ProblemError(422, "validation_error", f"{where}: {err['msg']}") from exc
-    decision = await before_complete_task(
-        resources.uow,
-        resources.clock,
-        resources.settings.hold_ttl,
-        call.owner_id,
-        call.task_id,
-        invocation_id=call.invocation_id,
-        deadline=call.deadline,
-    )
+    decision = await resources.use_cases.before_complete_task(call)
     if decision.allowed:
         body, verdict = ALLOW, "allow"
     else:

@@ -3,12 +3,10 @@
 import base64
 import binascii
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 
-from budget.entrypoints.auth import CurrentCaller
-from budget.entrypoints.deps import Now, Uow
+from budget.entrypoints.deps import App, CurrentCaller
 from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.entrypoints.schemas import (
@@ -21,6 +19,7 @@ from budget.entrypoints.schemas import (
     TokenTypeOut,
 )
 from budget.service_layer import ledger
+from contracts.ids import TokenTypeId
 
 # Every route needs a token and the database; each adds the problems its use case answers.
 router = APIRouter(prefix="/api/budget", tags=["budget"], responses=problems(401, 503))
@@ -31,45 +30,42 @@ OptionalIdempotencyKey = Annotated[IdempotencyKey | None, Header(alias="Idempote
 
 
 @router.post("/token-types", status_code=201, responses=problems(403, 409))
-async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, uow: Uow) -> TokenTypeOut:
-    return TokenTypeOut.of(await ledger.create_token_type(uow, caller, body.code, body.name))
+async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, app: App) -> TokenTypeOut:
+    return TokenTypeOut.of(await app.create_token_type(caller, body.code, body.name))
 
 
 @router.get("/token-types")
-async def list_token_types(_: CurrentCaller, uow: Uow) -> list[TokenTypeOut]:
-    return [TokenTypeOut.of(t) for t in await ledger.list_token_types(uow)]
+async def list_token_types(caller: CurrentCaller, app: App) -> list[TokenTypeOut]:
+    return [TokenTypeOut.of(t) for t in await app.list_token_types(caller)]
 
 
 @router.post("/credits", status_code=201, responses=problems(403, 404))
 async def credit(
     body: CreditIn,
     caller: CurrentCaller,
-    uow: Uow,
-    now: Now,
+    app: App,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> LedgerEntryOut:
     request = ledger.CreditRequest(body.owner_id, body.token_type_id, body.amount, body.reason)
-    result = await ledger.credit(uow, now, caller, request, idempotency_key)
+    result = await app.credit(caller, request, idempotency_key)
     return LedgerEntryOut.of(result.entry)
 
 
 @router.get("/balances")
-async def balances(caller: CurrentCaller, uow: Uow, now: Now) -> list[BalanceOut]:
-    return [BalanceOut.of(b) for b in await ledger.balances(uow, now, caller)]
+async def balances(caller: CurrentCaller, app: App) -> list[BalanceOut]:
+    return [BalanceOut.of(b) for b in await app.balances(caller)]
 
 
 @router.get("/ledger")
 async def ledger_entries(
     caller: CurrentCaller,
-    uow: Uow,
+    app: App,
     response: Response,
-    token_type_id: UUID | None = None,
+    token_type_id: TokenTypeId | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, pattern=_CURSOR_PATTERN)] = None,
 ) -> LedgerPage:
-    items, next_seq = await ledger.ledger_page(
-        uow, caller, token_type_id, _decode_cursor(cursor), limit
-    )
+    items, next_seq = await app.ledger_page(caller, token_type_id, _decode_cursor(cursor), limit)
     return LedgerPage(
         items=[LedgerEntryOut.of(e) for e in items],
         next_cursor=None if next_seq is None else _encode_cursor(next_seq),

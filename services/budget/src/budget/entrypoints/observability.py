@@ -1,13 +1,11 @@
-"""Structured JSON logs and Prometheus metrics, both carrying the request id.
+"""HTTP request context: the request id bound to the logs (see `budget.logs`), and metrics.
 
 The request id comes from `X-Request-ID` (set by the gateway) or is made here; it is bound to
-every log line of the request and returned in the response, and use cases read it with
-`current_request_id()` to stamp it on the events they cause (`correlationid`).
+every log line of the request and returned in the response; code outside the entrypoints reads
+it with `budget.logs.current_request_id()`.
 """
 
-import logging
 import re
-import sys
 import time
 import uuid
 
@@ -15,6 +13,8 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.hooks import HOOK_PATH
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -30,31 +30,9 @@ HTTP_LATENCY = Histogram(
 log = structlog.get_logger("http")
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    """JSON lines on stdout, with contextvars (request id) merged into every event."""
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
-    )
-    logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(name)s %(message)s")
-
-
-def current_request_id() -> str | None:
-    value: object = structlog.contextvars.get_contextvars().get("request_id")
-    return None if value is None else str(value)
-
-
 class RequestContextMiddleware:
-    """Binds the request id, echoes it back, and records one log line and metrics per request."""
+    """Binds the request id, echoes it back, and records metrics and a log line per request;
+    a hook call that succeeded gets no log line (its metrics count it): it is the hot path."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -86,13 +64,14 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
-                "request",
-                method=scope["method"],
-                route=route,
-                status=status,
-                ms=round(elapsed * 1000, 2),
-            )
+            if status >= 400 or route != HOOK_PATH:
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.clear_contextvars()
 
 

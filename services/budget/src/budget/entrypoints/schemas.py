@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from budget.domain.model import MAX_AMOUNT, Balance, LedgerEntry, TaskCost, TokenType
+from contracts.ids import OwnerId, TaskId, TokenTypeId
 from contracts.text import NOT_BLANK, STORABLE
 
 # Every string of a request ends with STORABLE or NOT_BLANK: no NUL, no lone surrogate.
@@ -51,8 +52,8 @@ class TokenTypeOut(BaseModel):
 
 
 class CreditIn(_Body):
-    owner_id: UUID
-    token_type_id: UUID
+    owner_id: OwnerId
+    token_type_id: TokenTypeId
     amount: Amount
     reason: Reason | None = None
 
@@ -100,8 +101,8 @@ class BalanceOut(BaseModel):
 
 
 class TaskCostIn(_Body):
-    task_id: UUID
-    token_type_id: UUID
+    task_id: TaskId
+    token_type_id: TokenTypeId
     amount: Amount
 
 

@@ -10,10 +10,11 @@ from budget.service_layer.errors import Conflict, NotFound
 from budget.service_layer.ports import Clock, UnitOfWork
 from budget.service_layer.steps import run_step
 from contracts.identity import Caller
+from contracts.ids import TaskId, TokenTypeId
 
 
 async def add_cost(
-    uow: UnitOfWork, caller: Caller, task_id: UUID, token_type_id: UUID, amount: int
+    uow: UnitOfWork, caller: Caller, task_id: TaskId, token_type_id: TokenTypeId, amount: int
 ) -> TaskCost:
     """Set the cost of one of the caller's tasks; one cost per (owner, task)."""
     cost = TaskCost(

@@ -9,12 +9,13 @@ from budget.domain.rules import BalanceLimitExceeded, credited_balance
 from budget.service_layer.errors import Conflict, Forbidden, NotFound, Unprocessable
 from budget.service_layer.ports import Clock, UnitOfWork
 from contracts.identity import Caller
+from contracts.ids import OwnerId, TokenTypeId
 
 
 @dataclass(frozen=True, slots=True)
 class CreditRequest:
-    owner_id: UUID
-    token_type_id: UUID
+    owner_id: OwnerId
+    token_type_id: TokenTypeId
     amount: int
     reason: str | None
 
