@@ -7,7 +7,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from budget.domain.model import MAX_AMOUNT, MAX_BALANCE, EntryKind, LedgerEntry
+from budget.domain.model import MAX_AMOUNT, MAX_BALANCE
+from budget.service_layer.ports import SaveResult
 from tests.conftest import KeyPair
 from tests.support import balance_of, bearer, credit, new_token_type
 
@@ -126,15 +127,12 @@ async def test_a_credit_past_the_balance_limit_is_422_not_an_overflow(
 ) -> None:
     tt = await new_token_type(client, keys)
     owner = uuid4()
-    # One entry of the whole limit, written through the repository (keeps balance == sum).
-    async with app.state.container.uow.transaction() as repo:
-        await repo.lock_account(owner, UUID(tt["id"]))
-        entry = LedgerEntry(
-            uuid4(), owner, UUID(tt["id"]), MAX_BALANCE, EntryKind.CREDIT, None, None,
-            datetime.now(UTC),
-        )  # fmt: skip
-        assert await repo.add_entry(entry)
-        await repo.set_balance(owner, UUID(tt["id"]), MAX_BALANCE)
+    # One entry of the whole limit, saved on the account (keeps balance == sum of entries).
+    async with app.state.container.uow.accounts.open() as accounts:
+        view = await accounts.load_for_credit(owner, UUID(tt["id"]), uuid4(), None)
+        assert view.account is not None
+        view.account.credit(MAX_BALANCE, None, datetime.now(UTC))
+        assert await accounts.save(view.account) is SaveResult.SAVED
     response = await client.post(
         "/api/budget/credits",
         json={"owner_id": str(owner), "token_type_id": tt["id"], "amount": MAX_AMOUNT},

@@ -12,10 +12,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from budget.adapters.tables import accounts, holds, ledger_entries
-from budget.service_layer import hook
+from budget.service_layer import hook, ledger
 from budget.service_layer.events import Outcome, handle_event
 from contracts.events import TaskCompleted, TaskCompletionAborted
-from contracts.ids import EventId, InvocationId, OwnerId, TaskId
+from contracts.identity import ADMIN_ROLE, Caller
+from contracts.ids import EventId, InvocationId, OwnerId, TaskId, TokenTypeId
 from tests.integration.conftest import Budget
 
 TTL = timedelta(minutes=10)
@@ -183,3 +184,56 @@ async def test_a_hook_and_the_abort_of_its_attempt_racing_leave_no_hold(
                 )
             )
         assert active == 0
+
+
+ADMIN = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
+
+
+async def test_a_credit_is_two_round_trips_and_a_replay_one(
+    budget: Budget, engine: AsyncEngine
+) -> None:
+    owner, token_type = OwnerId(uuid4()), await budget.token_type()
+    request = ledger.CreditRequest(owner, TokenTypeId(token_type.id), 5, "top-up")
+    await budget.credit(owner, token_type, 1)  # warm the pool and the account
+    with counted(engine) as trips:
+        first = await ledger.credit(budget.uow, _now, ADMIN, request, "key-1")
+    assert len(trips) == 2, trips.statements  # load (with the key's entry), save
+    with counted(engine) as trips:
+        again = await ledger.credit(budget.uow, _now, ADMIN, request, "key-1")
+    assert len(trips) == 1, trips.statements
+    assert (again.entry.id, again.replayed, first.replayed) == (first.entry.id, True, False)
+    assert await budget.balance(owner, token_type) == (6, 0)
+
+
+async def test_credits_racing_debits_and_each_other_keep_the_balance_the_sum_of_entries(
+    budget: Budget, engine: AsyncEngine
+) -> None:
+    owner, token_type = OwnerId(uuid4()), await budget.token_type()
+    await budget.credit(owner, token_type, 50)
+    tasks = [uuid4() for _ in range(8)]
+    for task in tasks:
+        await budget.cost(owner, task, token_type, 3)
+    tt = TokenTypeId(token_type.id)
+    same_key = [
+        ledger.credit(budget.uow, _now, ADMIN, ledger.CreditRequest(owner, tt, 7, None), "same")
+        for _ in range(4)
+    ]
+    other_keys = [
+        ledger.credit(budget.uow, _now, ADMIN, ledger.CreditRequest(owner, tt, 2, None), f"k{i}")
+        for i in range(6)
+    ]
+    debits = [handle_event(budget.uow, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks]
+    results = await asyncio.gather(*same_key, *other_keys, *debits)
+    same = results[: len(same_key)]
+    assert len({r.entry.id for r in same}) == 1  # one credit, the others replay it
+    assert sum(not r.replayed for r in same) == 1
+    async with engine.connect() as conn:
+        balance = await conn.scalar(
+            select(accounts.c.balance).where(
+                accounts.c.owner_id == owner, accounts.c.token_type_id == token_type.id
+            )
+        )
+        total = await conn.scalar(
+            select(func.sum(ledger_entries.c.amount)).where(ledger_entries.c.owner_id == owner)
+        )
+    assert balance == total == 50 + 7 + 6 * 2 - 3 * len(tasks)

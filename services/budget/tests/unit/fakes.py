@@ -17,7 +17,13 @@ from budget.domain.model import (
     TaskCost,
     TokenType,
 )
-from budget.service_layer.ports import LoadKey, SaveItem, SaveResult
+from budget.service_layer.ports import (
+    CreditView,
+    IdempotencyKeyTaken,
+    LoadKey,
+    SaveItem,
+    SaveResult,
+)
 
 
 @dataclass
@@ -47,31 +53,6 @@ class FakeRepository:
 
     async def list_token_types(self) -> Sequence[TokenType]:
         return sorted(self.s.token_types.values(), key=lambda t: t.code)
-
-    async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        key = (owner_id, token_type_id)
-        self.s.versions[key] = self.s.versions.get(key, 0) + 1
-        return self.s.accounts.setdefault(key, 0)
-
-    async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None:
-        self.s.accounts[(owner_id, token_type_id)] = balance
-
-    async def add_entry(self, entry: LedgerEntry) -> bool:
-        for e in self.s.entries:
-            if entry.kind is EntryKind.DEBIT and e.kind is EntryKind.DEBIT and (
-                e.owner_id, e.reference_id) == (entry.owner_id, entry.reference_id):  # fmt: skip
-                return False
-            if entry.idempotency_key is not None and (e.created_by, e.idempotency_key) == (
-                entry.created_by, entry.idempotency_key):  # fmt: skip
-                return False
-        self.s.entries.append(entry)
-        return True
-
-    async def find_by_idempotency_key(self, created_by: UUID, key: str) -> LedgerEntry | None:
-        return next(
-            (e for e in self.s.entries if (e.created_by, e.idempotency_key) == (created_by, key)),
-            None,
-        )
 
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
         return [
@@ -198,6 +179,12 @@ class FakeAccounts:
         if event_id is not None:
             self.s.events.add(event_id)
         for entry in account.entries:
+            if entry.idempotency_key is not None and any(
+                (e.created_by, e.idempotency_key) == (entry.created_by, entry.idempotency_key)
+                for e in self.s.entries
+            ):
+                raise IdempotencyKeyTaken(entry.idempotency_key)
+        for entry in account.entries:
             assert entry.kind is not EntryKind.DEBIT or not any(
                 e.kind is EntryKind.DEBIT
                 and (e.owner_id, e.reference_id) == (entry.owner_id, entry.reference_id)
@@ -227,6 +214,31 @@ class FakeAccounts:
         if account.aborted_invocation is not None:
             self.s.aborted.add(account.aborted_invocation)
         return SaveResult.SAVED
+
+    async def load_for_credit(
+        self, owner_id: UUID, token_type_id: UUID, created_by: UUID, idempotency_key: str | None
+    ) -> CreditView:
+        self.loads += 1
+        first = next(
+            (
+                e for e in self.s.entries
+                if idempotency_key is not None
+                and (e.created_by, e.idempotency_key) == (created_by, idempotency_key)
+            ),
+            None,
+        )  # fmt: skip
+        token_type = self.s.token_types.get(token_type_id)
+        if token_type is None:
+            return CreditView(None, first)
+        account = Account(
+            owner_id=owner_id,
+            task_id=UUID(int=0),
+            token_type_id=token_type_id,
+            code=token_type.code,
+            opening_balance=self.s.accounts.get((owner_id, token_type_id), 0),
+            version=self.s.versions.get((owner_id, token_type_id), 0),
+        )
+        return CreditView(account, first)
 
     async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
         return [

@@ -20,8 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from budget.adapters.db import DriverPool
 from budget.domain.account import Account
-from budget.domain.model import Hold, HoldStatus, TaskCost
-from budget.service_layer.ports import LoadKey, SaveItem, SaveResult
+from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCost
+from budget.service_layer.ports import (
+    CreditView,
+    IdempotencyKeyTaken,
+    LoadKey,
+    SaveItem,
+    SaveResult,
+)
 
 # The task's cost and active hold, the account row (of the cost's token type, else the hold's),
 # the sum held by the account's other unexpired holds, and the two flags, in one snapshot.
@@ -120,6 +126,22 @@ LOAD_MANY = (  # noqa: S608 - built from constants only
 )
 
 
+# A credit's account: the token type (must exist), the account row (may not yet), and the entry
+# an earlier credit by the same caller with the same idempotency key wrote.
+LOAD_FOR_CREDIT = """
+SELECT t.id IS NOT NULL AS known, t.code, a.balance, a.version,
+       e.id AS e_id, e.owner_id AS e_owner, e.token_type_id AS e_tt, e.amount AS e_amount,
+       e.kind AS e_kind, e.reference_id AS e_ref, e.reason AS e_reason, e.created_at AS e_at
+FROM (SELECT 1) AS one
+LEFT JOIN token_types t ON t.id = $2
+LEFT JOIN accounts a ON a.owner_id = $1 AND a.token_type_id = $2
+LEFT JOIN ledger_entries e
+       ON $4::text IS NOT NULL AND e.created_by = $3 AND e.idempotency_key = $4::text
+"""
+IDEMPOTENCY_INDEX = "uq_ledger_idempotency_key"
+NO_TASK = UUID(int=0)  # a credit concerns no task
+
+
 class SqlAccounts:
     """Implements `Accounts` on asyncpg's own pool (the services), or on the engine's (tests)."""
 
@@ -168,8 +190,49 @@ class SqlAccountStore:
     async def save(
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
-        row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
+        try:
+            row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == IDEMPOTENCY_INDEX:
+                raise IdempotencyKeyTaken(str(exc)) from exc
+            raise
         return _result(row)
+
+    async def load_for_credit(
+        self,
+        owner_id: UUID,
+        token_type_id: UUID,
+        created_by: UUID,
+        idempotency_key: str | None,
+    ) -> CreditView:
+        row = await self._driver.fetchrow(
+            LOAD_FOR_CREDIT, owner_id, token_type_id, created_by, idempotency_key
+        )
+        first = None
+        if row["e_id"] is not None:
+            first = LedgerEntry(
+                id=row["e_id"],
+                owner_id=row["e_owner"],
+                token_type_id=row["e_tt"],
+                amount=row["e_amount"],
+                kind=EntryKind(row["e_kind"]),
+                reference_id=row["e_ref"],
+                reason=row["e_reason"],
+                created_at=row["e_at"],
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+            )
+        if not row["known"]:
+            return CreditView(None, first)
+        account = Account(
+            owner_id=owner_id,
+            task_id=NO_TASK,
+            token_type_id=token_type_id,
+            code=row["code"],
+            opening_balance=row["balance"] or 0,
+            version=row["version"] or 0,
+        )
+        return CreditView(account, first)
 
     async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
         """`load` for each key, in one query (one snapshot)."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,56 +57,6 @@ class SqlBudgetRepository:
         t = token_types_t.c
         rows = await self._conn.execute(select(t.id, t.code, t.name).order_by(t.code))
         return [TokenType(r.id, r.code, r.name) for r in rows]
-
-    async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        # One statement: create or touch the row, which locks it and bumps its version.
-        stmt = (
-            insert(accounts)
-            .values(owner_id=owner_id, token_type_id=token_type_id)
-            .on_conflict_do_update(
-                index_elements=[accounts.c.owner_id, accounts.c.token_type_id],
-                set_={"version": accounts.c.version + 1},
-            )
-            .returning(accounts.c.balance)
-        )
-        return int((await self._conn.execute(stmt)).scalar_one())
-
-    async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None:
-        a = accounts.c
-        await self._conn.execute(
-            update(accounts)
-            .where(a.owner_id == owner_id, a.token_type_id == token_type_id)
-            .values(balance=balance, updated_at=func.now())
-        )
-
-    async def add_entry(self, entry: LedgerEntry) -> bool:
-        stmt = (
-            insert(ledger_entries)
-            .values(
-                id=entry.id,
-                owner_id=entry.owner_id,
-                token_type_id=entry.token_type_id,
-                amount=entry.amount,
-                kind=entry.kind.value,
-                reference_id=entry.reference_id,
-                reason=entry.reason,
-                created_by=entry.created_by,
-                idempotency_key=entry.idempotency_key,
-                created_at=entry.created_at,
-            )
-            .on_conflict_do_nothing()  # any unique index: one debit per task, one use per key
-            .returning(ledger_entries.c.id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
-
-    async def find_by_idempotency_key(self, created_by: UUID, key: str) -> LedgerEntry | None:
-        e = ledger_entries.c
-        row = (
-            await self._conn.execute(
-                select(ledger_entries).where(e.created_by == created_by, e.idempotency_key == key)
-            )
-        ).first()
-        return _entry(row) if row else None
 
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
         a, h = accounts.c, holds.c

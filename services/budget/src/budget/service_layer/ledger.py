@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from budget.domain.model import Balance, EntryKind, LedgerEntry, TokenType
-from budget.domain.rules import BalanceLimitExceeded, credited_balance
-from budget.service_layer.errors import Conflict, Forbidden, NotFound, Unprocessable
-from budget.service_layer.ports import Clock, UnitOfWork
+from budget.domain.model import Balance, LedgerEntry, TokenType
+from budget.domain.rules import BalanceLimitExceeded
+from budget.service_layer.errors import AccountBusy, Conflict, Forbidden, NotFound, Unprocessable
+from budget.service_layer.ports import Clock, IdempotencyKeyTaken, SaveResult, UnitOfWork
+from budget.service_layer.steps import MAX_ATTEMPTS
 from contracts.identity import Caller
 from contracts.ids import OwnerId, TokenTypeId
 
@@ -75,35 +76,34 @@ async def _credit_once(
     request: CreditRequest,
     key: str | None,
 ) -> CreditResult:
-    async with uow.transaction() as repo:
-        if key is not None:
-            first = await repo.find_by_idempotency_key(caller.owner_id, key)
-            if first is not None:
-                _check_same_request(first, request)
-                return CreditResult(first, replayed=True)
-        if await repo.get_token_type(request.token_type_id) is None:
-            raise NotFound(f"Token type {request.token_type_id} does not exist.")
-        balance = await repo.lock_account(request.owner_id, request.token_type_id)
-        try:
-            new_balance = credited_balance(balance, request.amount)
-        except BalanceLimitExceeded as exc:
-            raise Unprocessable(str(exc), code="balance_limit") from exc
-        entry = LedgerEntry(
-            id=uuid4(),
-            owner_id=request.owner_id,
-            token_type_id=request.token_type_id,
-            amount=request.amount,
-            kind=EntryKind.CREDIT,
-            reference_id=None,
-            reason=request.reason,
-            created_at=clock(),
-            created_by=caller.owner_id,
-            idempotency_key=key,
-        )
-        if not await repo.add_entry(entry):
-            raise _KeyRace
-        await repo.set_balance(request.owner_id, request.token_type_id, new_balance)
-    return CreditResult(entry, replayed=False)
+    """One load and one save of the account, again if another step saved it in between."""
+    async with uow.accounts.open() as accounts:
+        for _ in range(MAX_ATTEMPTS):
+            view = await accounts.load_for_credit(
+                request.owner_id, request.token_type_id, caller.owner_id, key
+            )
+            if view.first is not None:
+                _check_same_request(view.first, request)
+                return CreditResult(view.first, replayed=True)
+            if view.account is None:
+                raise NotFound(f"Token type {request.token_type_id} does not exist.")
+            try:
+                entry = view.account.credit(
+                    request.amount,
+                    request.reason,
+                    clock(),
+                    created_by=caller.owner_id,
+                    idempotency_key=key,
+                )
+            except BalanceLimitExceeded as exc:
+                raise Unprocessable(str(exc), code="balance_limit") from exc
+            try:
+                saved = await accounts.save(view.account)
+            except IdempotencyKeyTaken as exc:
+                raise _KeyRace from exc
+            if saved is SaveResult.SAVED:
+                return CreditResult(entry, replayed=False)
+    raise AccountBusy(f"Account of owner {request.owner_id} kept changing; retry.")
 
 
 def _check_same_request(first: LedgerEntry, request: CreditRequest) -> None:

@@ -1,10 +1,9 @@
 """What the use cases need from storage: the `Account` aggregate's repository, and one
-repository per transaction (opened by a UoW) for the catalogue, credits and reads.
+repository per transaction (opened by a UoW) for the catalogue, costs being added, and reads.
 
 The SQL adapters implement these on PostgreSQL; unit tests use in-memory fakes. Every method is
 owner-scoped where the data is. An account's version is the serialisation point of every change
-to its balance, holds and costs: `Accounts.save` applies only over the version it loaded, and
-`lock_account` bumps it.
+to its balance, holds and costs: `Accounts.save` applies only over the version it loaded.
 """
 
 from collections.abc import Sequence
@@ -29,20 +28,7 @@ class BudgetRepository(Protocol):
 
     async def list_token_types(self) -> Sequence[TokenType]: ...
 
-    # accounts and the ledger
-    async def lock_account(self, owner_id: UUID, token_type_id: UUID) -> int:
-        """Create the account if missing, lock its row until commit (bumping its version so
-        that no `Accounts.save` over an older version applies), return its balance."""
-        ...
-
-    async def set_balance(self, owner_id: UUID, token_type_id: UUID, balance: int) -> None: ...
-
-    async def add_entry(self, entry: LedgerEntry) -> bool:
-        """Append; False if it would be a second debit of a task or a reused idempotency key."""
-        ...
-
-    async def find_by_idempotency_key(self, created_by: UUID, key: str) -> LedgerEntry | None: ...
-
+    # reads
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]: ...
 
     async def ledger_page(
@@ -90,6 +76,19 @@ class SaveItem:
     event_type: str | None = None
 
 
+class IdempotencyKeyTaken(Exception):
+    """A save's credit reused an idempotency key that another credit committed with first."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreditView:
+    """What a credit decides on: the account (None: no such token type), and the entry a
+    credit by the same caller with the same idempotency key wrote, if any."""
+
+    account: Account | None
+    first: LedgerEntry | None
+
+
 class AccountStore(Protocol):
     """The `Account` aggregate on one connection: loaded in one query, saved in one statement."""
 
@@ -108,7 +107,18 @@ class AccountStore(Protocol):
     async def save(
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
-        """Write the account's changes (and record `event_id`) iff its version is unchanged."""
+        """Write the account's changes (and record `event_id`) iff its version is unchanged;
+        `IdempotencyKeyTaken` if its credit's key was used first by another."""
+        ...
+
+    async def load_for_credit(
+        self,
+        owner_id: UUID,
+        token_type_id: UUID,
+        created_by: UUID,
+        idempotency_key: str | None,
+    ) -> CreditView:
+        """The (owner, token type) account for a credit, in one query."""
         ...
 
     async def load_many(self, keys: Sequence[LoadKey], now: datetime) -> list[tuple[Account, bool]]:
