@@ -38,22 +38,26 @@ class State:
     versions: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
 
 
-class FakeRepository:
+class _Fake:
     def __init__(self, state: State) -> None:
         self.s = state
 
-    async def add_token_type(self, token_type: TokenType) -> bool:
+
+class FakeTokenTypes(_Fake):
+    async def add(self, token_type: TokenType) -> bool:
         if any(t.code == token_type.code for t in self.s.token_types.values()):
             return False
         self.s.token_types[token_type.id] = token_type
         return True
 
-    async def get_token_type(self, token_type_id: UUID) -> TokenType | None:
+    async def get(self, token_type_id: UUID) -> TokenType | None:
         return self.s.token_types.get(token_type_id)
 
-    async def list_token_types(self) -> Sequence[TokenType]:
+    async def list(self) -> Sequence[TokenType]:
         return sorted(self.s.token_types.values(), key=lambda t: t.code)
 
+
+class FakeLedgerView(_Fake):
     async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]:
         return [
             Balance(tt, balance, self._held(owner, tt, now))
@@ -68,7 +72,7 @@ class FakeRepository:
             if (h.owner_id, h.token_type_id) == (owner_id, token_type_id) and h.counts_at(now)
         )
 
-    async def ledger_page(
+    async def page(
         self, owner_id: UUID, token_type_id: UUID | None, before_seq: int | None, limit: int
     ) -> tuple[Sequence[LedgerEntry], int | None]:
         numbered = [
@@ -81,23 +85,25 @@ class FakeRepository:
         more = len(numbered) > limit
         return [e for _, e in page], (page[-1][0] if more else None)
 
-    async def add_cost(self, cost: TaskCost) -> bool:
-        if await self.get_cost(cost.owner_id, cost.task_id) is not None:
+
+class FakeTaskCosts(_Fake):
+    async def add(self, cost: TaskCost) -> bool:
+        if await self.get(cost.owner_id, cost.task_id) is not None:
             return False
         self.s.costs[cost.id] = cost
         return True
 
-    async def get_cost(self, owner_id: UUID, task_id: UUID) -> TaskCost | None:
+    async def get(self, owner_id: UUID, task_id: UUID) -> TaskCost | None:
         return next(
             (c for c in self.s.costs.values() if (c.owner_id, c.task_id) == (owner_id, task_id)),
             None,
         )
 
-    async def get_cost_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None:
+    async def get_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None:
         cost = self.s.costs.get(cost_id)
         return cost if cost is not None and cost.owner_id == owner_id else None
 
-    async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
+    async def list(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
         return [
             c for c in self.s.costs.values()
             if c.owner_id == owner_id and task_id in (None, c.task_id) and c.visible
@@ -254,26 +260,14 @@ class FakeAccounts:
 
 
 class FakeUnitOfWork:
-    """Commits by keeping the changes; a block that raises leaves the state as it was."""
+    """budget's repositories in memory, on one shared state."""
 
     def __init__(self) -> None:
         self.state = State()
-        self.commits = 0
-        self._accounts = FakeAccounts(self.state)
-
-    @property
-    def accounts(self) -> FakeAccounts:
-        return self._accounts
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FakeRepository]:
-        snapshot = copy.deepcopy(self.state)
-        try:
-            yield FakeRepository(self.state)
-        except BaseException:
-            self.state.__dict__.update(snapshot.__dict__)
-            raise
-        self.commits += 1
+        self.accounts = FakeAccounts(self.state)
+        self.token_types = FakeTokenTypes(self.state)
+        self.costs = FakeTaskCosts(self.state)
+        self.ledger = FakeLedgerView(self.state)
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from budget.adapters.db import is_reachable
-from budget.adapters.repository import SqlBudgetRepository
+from budget.adapters.repository import SqlLedgerView
 from budget.bootstrap import Container
 from budget.entrypoints.observability import metrics_response
 from budget.metrics import HOLDS_ACTIVE
@@ -43,8 +43,8 @@ async def metrics(request: Request) -> Response:
 async def _refresh_holds_gauge(container: Container) -> None:
     # A scrape must answer even when the database does not: keep the last value then.
     try:
-        async with asyncio.timeout(1), container.engine.connect() as conn:
-            count = await SqlBudgetRepository(conn).count_active_holds(container.clock())
+        async with asyncio.timeout(1):
+            count = await SqlLedgerView(container.engine).count_active_holds(container.clock())
     except Exception:
         return
     HOLDS_ACTIVE.set(count)

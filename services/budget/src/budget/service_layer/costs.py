@@ -24,29 +24,26 @@ async def add_cost(
         token_type_id=token_type_id,
         amount=amount,
     )
-    async with uow.transaction() as repo:
-        if await repo.get_token_type(token_type_id) is None:
-            raise NotFound(f"Token type {token_type_id} does not exist.")
-        if not await repo.add_cost(cost):
-            existing = await repo.get_cost(caller.owner_id, task_id)
-            if existing is not None and not existing.visible:
-                raise Conflict(f"Task {task_id} was deleted.", code="task_deleted")
-            raise Conflict(f"Task {task_id} already has a cost.", code="cost_exists")
+    if await uow.token_types.get(token_type_id) is None:  # token types are never removed
+        raise NotFound(f"Token type {token_type_id} does not exist.")
+    if not await uow.costs.add(cost):
+        existing = await uow.costs.get(caller.owner_id, task_id)
+        if existing is not None and not existing.visible:
+            raise Conflict(f"Task {task_id} was deleted.", code="task_deleted")
+        raise Conflict(f"Task {task_id} already has a cost.", code="cost_exists")
     return cost
 
 
 async def list_costs(uow: UnitOfWork, caller: Caller, task_id: UUID | None) -> Sequence[TaskCost]:
     """The caller's costs, optionally for one task."""
-    async with uow.transaction() as repo:
-        return await repo.list_costs(caller.owner_id, task_id)
+    return await uow.costs.list(caller.owner_id, task_id)
 
 
 async def delete_cost(
     uow: UnitOfWork, caller: Caller, cost_id: UUID, *, clock: Clock | None = None
 ) -> None:
     """Remove an uncharged cost and release its hold; another owner's cost is not found."""
-    async with uow.transaction() as repo:
-        cost = await repo.get_cost_by_id(caller.owner_id, cost_id)
+    cost = await uow.costs.get_by_id(caller.owner_id, cost_id)
     if cost is None or not cost.visible:
         raise NotFound(f"Task cost {cost_id} does not exist.")
 

@@ -41,16 +41,14 @@ async def create_token_type(uow: UnitOfWork, caller: Caller, code: str, name: st
     """Add a token type (admin); its code is unique."""
     require_admin(caller)
     token_type = TokenType(id=uuid4(), code=code, name=name)
-    async with uow.transaction() as repo:
-        if not await repo.add_token_type(token_type):
-            raise Conflict(f"Token type {code!r} already exists.", code="duplicate_code")
+    if not await uow.token_types.add(token_type):
+        raise Conflict(f"Token type {code!r} already exists.", code="duplicate_code")
     return token_type
 
 
 async def list_token_types(uow: UnitOfWork) -> Sequence[TokenType]:
     """Every token type, by code."""
-    async with uow.transaction() as repo:
-        return await repo.list_token_types()
+    return await uow.token_types.list()
 
 
 async def credit(
@@ -122,8 +120,7 @@ def _check_same_request(first: LedgerEntry, request: CreditRequest) -> None:
 
 async def balances(uow: UnitOfWork, clock: Clock, caller: Caller) -> Sequence[Balance]:
     """The caller's balances, with unexpired active holds counted as held."""
-    async with uow.transaction() as repo:
-        return await repo.balances(caller.owner_id, clock())
+    return await uow.ledger.balances(caller.owner_id, clock())
 
 
 async def ledger_page(
@@ -134,5 +131,4 @@ async def ledger_page(
     limit: int,
 ) -> tuple[Sequence[LedgerEntry], int | None]:
     """One page of the caller's ledger, newest first."""
-    async with uow.transaction() as repo:
-        return await repo.ledger_page(caller.owner_id, token_type_id, before_seq, limit)
+    return await uow.ledger.page(caller.owner_id, token_type_id, before_seq, limit)

@@ -1,5 +1,5 @@
-"""What the use cases need from storage: the `Account` aggregate's repository, and one
-repository per transaction (opened by a UoW) for the catalogue, costs being added, and reads.
+"""What the use cases need from storage: one repository per aggregate (`Account`, token
+types, task costs as set by their owner) and the read side (balances, the ledger).
 
 The SQL adapters implement these on PostgreSQL; unit tests use in-memory fakes. Every method is
 owner-scoped where the data is. An account's version is the serialisation point of every change
@@ -18,36 +18,43 @@ from budget.domain.account import Account
 from budget.domain.model import Balance, LedgerEntry, TaskCost, TokenType
 
 
-class BudgetRepository(Protocol):
-    # token types
-    async def add_token_type(self, token_type: TokenType) -> bool:
+class TokenTypes(Protocol):
+    """The token-type catalogue."""
+
+    async def add(self, token_type: TokenType) -> bool:
         """Insert; False if the code is taken."""
         ...
 
-    async def get_token_type(self, token_type_id: UUID) -> TokenType | None: ...
+    async def get(self, token_type_id: UUID) -> TokenType | None: ...
 
-    async def list_token_types(self) -> Sequence[TokenType]: ...
+    async def list(self) -> Sequence[TokenType]: ...
 
-    # reads
-    async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]: ...
 
-    async def ledger_page(
-        self, owner_id: UUID, token_type_id: UUID | None, before_seq: int | None, limit: int
-    ) -> tuple[Sequence[LedgerEntry], int | None]:
-        """Newest first; the second value is the seq to continue before, if more remain."""
-        ...
+class TaskCosts(Protocol):
+    """Task costs as the owner sets and lists them; changing one is an `Account` step."""
 
-    # task costs
-    async def add_cost(self, cost: TaskCost) -> bool:
+    async def add(self, cost: TaskCost) -> bool:
         """Insert; False if the owner already has a cost for the task."""
         ...
 
-    async def get_cost(self, owner_id: UUID, task_id: UUID) -> TaskCost | None: ...
+    async def get(self, owner_id: UUID, task_id: UUID) -> TaskCost | None: ...
 
-    async def get_cost_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None: ...
+    async def get_by_id(self, owner_id: UUID, cost_id: UUID) -> TaskCost | None: ...
 
-    async def list_costs(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
+    async def list(self, owner_id: UUID, task_id: UUID | None) -> Sequence[TaskCost]:
         """The owner's visible costs (`TaskCost.visible`)."""
+        ...
+
+
+class LedgerView(Protocol):
+    """The read side: balances with what is held, and the ledger newest first."""
+
+    async def balances(self, owner_id: UUID, now: datetime) -> Sequence[Balance]: ...
+
+    async def page(
+        self, owner_id: UUID, token_type_id: UUID | None, before_seq: int | None, limit: int
+    ) -> tuple[Sequence[LedgerEntry], int | None]:
+        """Newest first; the second value is the seq to continue before, if more remain."""
         ...
 
 
@@ -137,12 +144,20 @@ class Accounts(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """One repository per aggregate, and the read side. Every write is one statement (the
+    `Account`'s save, an insert), so no use case holds a transaction across calls."""
+
     @property
     def accounts(self) -> Accounts: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[BudgetRepository]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        ...
+    @property
+    def token_types(self) -> TokenTypes: ...
+
+    @property
+    def costs(self) -> TaskCosts: ...
+
+    @property
+    def ledger(self) -> LedgerView: ...
 
 
 class Clock(Protocol):
