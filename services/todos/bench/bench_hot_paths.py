@@ -26,6 +26,7 @@ from contracts.envelope import exchange_arguments
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 from todos.adapters.broker import BrokerConnection
+from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.db import make_engine
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.outbox import outbox_row
@@ -33,11 +34,9 @@ from todos.adapters.publisher import AmqpPublisher
 from todos.adapters.relay import OutboxRelay
 from todos.adapters.repository import task_columns
 from todos.adapters.tables import outbox, tasks
-from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import Container, bootstrap, make_hook_client, utc_now
 from todos.config import HookSubscription, Settings
 from todos.domain.model import Task
-from todos.service_layer import services
 from todos.service_layer.errors import HookUnavailableError
 
 DB = os.environ.get(
@@ -82,7 +81,7 @@ async def _for_a_while(call: object, seconds: float = SECONDS) -> tuple[float, f
 
 
 async def _complete(container: Container, owner: OwnerId, task_id: TaskId) -> None:
-    await services.complete_task(container.uow, container.clock, container.hooks, owner, task_id)
+    await container.tasks.complete(owner, task_id)
 
 
 async def bench_hook_client() -> str:
@@ -116,13 +115,14 @@ async def bench_completion() -> str:
         await conn.execute(insert(tasks), [task_columns(t) for t in seeded])
     pending = iter(seeded)
 
+    store = SqlCompletionStore(engine, lambda: "bench")
+
     async def complete_one() -> None:
         task = next(pending)
-        async with SqlUnitOfWork(engine, lambda: "bench") as tx:
-            task.complete(utc_now())
-            assert await tx.tasks.complete_if_open(task)
-            tx.record(task.pull_events())
-            await tx.commit()
+        task.complete(utc_now())
+        [event] = task.pull_events()
+        assert isinstance(event, TaskCompleted)
+        assert await store.complete(task, event)
 
     rate, p99, cpu = await _for_a_while(complete_one, seconds=4)
     await engine.dispose()

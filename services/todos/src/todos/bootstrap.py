@@ -1,7 +1,11 @@
-"""Composition root: the real adapters by default; tests pass their own."""
+"""Composition root: the real adapters by default; tests pass their own.
+
+Every process (the API, the relay, the parked-events CLI) is built here. It imports no
+entrypoint and no web framework.
+"""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -9,13 +13,16 @@ from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todos.adapters.broker import BrokerConnection
+from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.db import make_engine
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.unit_of_work import SqlUnitOfWork
+from todos.auth import JwtVerifier
 from todos.config import Settings
-from todos.entrypoints.auth import JwtVerifier
-from todos.entrypoints.observability import current_request_id
-from todos.service_layer.ports import Clock, HookGate, UnitOfWork
+from todos.observability import current_request_id
+from todos.service_layer.application import TaskUseCases
+from todos.service_layer.capacity import Capacity
+from todos.service_layer.ports import Clock, CompletionStore, HookGate, UnitOfWork
 
 
 def utc_now() -> datetime:
@@ -30,14 +37,17 @@ class Container:
     jwt_verifier: JwtVerifier | None
     hooks: HookGate
     uow: Callable[[], UnitOfWork]
+    tasks: TaskUseCases
     clock: Clock = utc_now
     http_client: httpx.AsyncClient | None = None
+    extra_engines: list[AsyncEngine] = field(default_factory=list)
 
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
         await self.broker.close()
-        await self.engine.dispose()
+        for engine in (self.engine, *self.extra_engines):
+            await engine.dispose()
 
 
 def make_hook_client(max_connections: int = 100) -> httpx.AsyncClient:
@@ -57,29 +67,52 @@ def bootstrap(
     hooks: HookGate | None = None,
     http_client: httpx.AsyncClient | None = None,
     uow: Callable[[], UnitOfWork] | None = None,
+    completions: CompletionStore | None = None,
     clock: Clock | None = None,
 ) -> Container:
     key = settings.public_key_pem()
+    limits = settings.db_limits()
     engine = engine or make_engine(
-        settings.database_url, pool_size=settings.db_pool_size, limits=settings.db_limits()
+        settings.database_url, pool_size=settings.db_pool_size, limits=limits
     )
+    extra_engines: list[AsyncEngine] = []
     if hooks is None:
-        http_client = http_client or make_hook_client()
+        in_flight = settings.completions_max_in_flight
+        # One connection per completion in flight and hook: a call never waits for a local slot
+        # unless in-flight completions outnumber the connections.
+        http_client = http_client or make_hook_client(in_flight * max(len(settings.hooks), 1))
         hooks = HttpHookGate(
             http_client,
             settings.hooks,
             failure_threshold=settings.hook_breaker_failures,
             reset_timeout=settings.hook_breaker_reset_seconds,
             first_reset_timeout=settings.hook_breaker_first_reset_seconds,
+            max_connections=in_flight,
         )
     bound_engine = engine
+    uow = uow or (lambda: SqlUnitOfWork(bound_engine, current_request_id))
+    if completions is None:
+        abort_engine = make_engine(
+            settings.database_url, pool_size=settings.db_abort_pool_size, limits=limits
+        )
+        extra_engines.append(abort_engine)
+        completions = SqlCompletionStore(engine, current_request_id, abort_engine=abort_engine)
+    clock = clock or utc_now
     return Container(
         settings=settings,
         engine=engine,
         broker=broker or BrokerConnection(settings.amqp_url),
         jwt_verifier=jwt_verifier or (JwtVerifier(key, settings.jwt_audience) if key else None),
         hooks=hooks,
-        uow=uow or (lambda: SqlUnitOfWork(bound_engine, current_request_id)),
-        clock=clock or utc_now,
+        uow=uow,
+        tasks=TaskUseCases(
+            uow=uow,
+            completions=completions,
+            hooks=hooks,
+            clock=clock,
+            capacity=Capacity(settings.completions_max_in_flight),
+        ),
+        clock=clock,
         http_client=http_client,
+        extra_engines=extra_engines,
     )

@@ -3,12 +3,13 @@
 import asyncio
 from uuid import uuid4
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.ids import OwnerId
+from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.tables import outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
@@ -27,6 +28,10 @@ class NoHooks:
 
 def _uow(engine: AsyncEngine) -> SqlUnitOfWork:
     return SqlUnitOfWork(engine, lambda: "corr-1")
+
+
+def _store(engine: AsyncEngine) -> SqlCompletionStore:
+    return SqlCompletionStore(engine, lambda: "corr-1")
 
 
 async def _events(engine: AsyncEngine, task_id: object, event_type: str) -> int:
@@ -60,8 +65,8 @@ async def test_a_failing_outbox_insert_leaves_the_task_open(engine: AsyncEngine)
             )
         )
     try:
-        with pytest.raises(DBAPIError, match="outbox insert refused"):
-            await services.complete_task(lambda: _uow(engine), utc_now, NoHooks(), owner, task.id)
+        with pytest.raises(asyncpg.RaiseError, match="outbox insert refused"):
+            await services.complete_task(_store(engine), utc_now, NoHooks(), owner, task.id)
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"DROP TRIGGER {trigger} ON outbox"))
@@ -76,7 +81,7 @@ async def test_twenty_concurrent_completions_produce_one_event(engine: AsyncEngi
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
     results = await asyncio.gather(
         *(
-            services.complete_task(lambda: _uow(engine), utc_now, NoHooks(), owner, task.id)
+            services.complete_task(_store(engine), utc_now, NoHooks(), owner, task.id)
             for _ in range(20)
         )
     )
@@ -89,7 +94,5 @@ async def test_completing_another_owners_task_changes_nothing(engine: AsyncEngin
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "mine", None)
     with pytest.raises(TaskNotFoundError):
-        await services.complete_task(
-            lambda: _uow(engine), utc_now, NoHooks(), OwnerId(uuid4()), task.id
-        )
+        await services.complete_task(_store(engine), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
     assert (await services.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN

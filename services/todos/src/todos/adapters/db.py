@@ -1,9 +1,11 @@
 """The database engine. Made by the composition root, never at import time."""
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -23,23 +25,60 @@ class DbLimits:
 
 
 def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None) -> AsyncEngine:
-    """An asyncpg engine; connecting is lazy, so the database may come up after us."""
+    """An asyncpg engine; connecting is lazy, so the database may come up after us.
+
+    A fixed pool (no overflow): connections are kept, so their prepared statements are reused,
+    and a burst waits for a connection (at most `pool_timeout`) instead of opening and closing
+    sessions. No TLS attempt on a loopback address unless the URL asks for it.
+    """
     limits = limits or DbLimits()
     server_settings = {
         "idle_in_transaction_session_timeout": _ms(limits.idle_in_transaction_timeout),
     }
+    parsed, ssl = tls_mode(make_url(url))
+    connect_args: dict[str, Any] = {
+        "timeout": limits.connect_timeout,
+        "command_timeout": limits.command_timeout,
+        "server_settings": server_settings,
+    }
+    if ssl is not None:
+        connect_args["ssl"] = ssl
     return create_async_engine(
-        url,
+        parsed,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         pool_timeout=limits.pool_timeout,
-        connect_args={
-            "timeout": limits.connect_timeout,
-            "command_timeout": limits.command_timeout,
-            "server_settings": server_settings,
-        },
+        connect_args=connect_args,
     )
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def tls_mode(url: URL) -> tuple[URL, str | bool | None]:
+    """The URL asyncpg can take and its `ssl` argument (None: asyncpg's default, `prefer`).
+
+    An explicit `sslmode` in the URL is honoured (asyncpg takes it as `ssl`); an explicit `ssl`
+    stays in the URL; otherwise a loopback host gets `ssl=False`: no TLS negotiation per
+    connection where there is nobody to eavesdrop.
+    """
+    if "sslmode" in url.query:
+        mode = url.query["sslmode"]
+        return url.difference_update_query(["sslmode"]), mode if isinstance(mode, str) else mode[0]
+    if "ssl" in url.query:
+        return url, None
+    return url, False if is_loopback(url.host) else None
+
+
+def is_loopback(host: str | None) -> bool:
+    """A loopback address or name, or no host (a Unix socket)."""
+    if not host or host.startswith("/") or host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _ms(seconds: float) -> str:

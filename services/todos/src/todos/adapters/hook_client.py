@@ -40,9 +40,14 @@ class HttpHookGate:
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
         first_reset_timeout: float = 1.0,
+        max_connections: int = 100,
     ) -> None:
         self._client = client
         self._subscriptions = subscriptions
+        self._urls = {s.name: str(s.url) for s in subscriptions}
+        # Calls in flight per hook. Waiting here is our own queueing, not the hook's slowness:
+        # a call that cannot start within its timeout is shed, and the breaker is not told.
+        self._slots = {s.name: asyncio.Semaphore(max_connections) for s in subscriptions}
         self.breakers = {
             s.name: CircuitBreaker(
                 failure_threshold=failure_threshold,
@@ -78,8 +83,18 @@ class HttpHookGate:
             return HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, "circuit open")
         probe = breaker.state is BreakerState.HALF_OPEN
         started = time.perf_counter()
+        slots = self._slots[hook.name]
+        deadline = asyncio.get_running_loop().time() + hook.timeout
         try:
-            async with asyncio.timeout(hook.timeout):
+            async with asyncio.timeout_at(deadline):
+                await slots.acquire()
+        except TimeoutError:
+            if probe:
+                breaker.record_abandoned()
+            HOOK_CALLS.labels(hook.name, AnswerKind.SHED.value).inc()
+            return HookAnswer(hook.name, AnswerKind.SHED, hook.failure_policy, "no local capacity")
+        try:
+            async with asyncio.timeout_at(deadline):
                 answer = await self._call_with_retries(hook, body)
         except asyncio.CancelledError:
             if probe:  # our caller went away: free the probe slot, the peer is not to blame
@@ -96,12 +111,15 @@ class HttpHookGate:
             answer = HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, str(exc)[:300])
         else:
             breaker.record_success()
+        finally:
+            slots.release()
         HOOK_LATENCY.labels(hook.name).observe(time.perf_counter() - started)
         HOOK_CALLS.labels(hook.name, answer.kind.value).inc()
         return answer
 
     async def _call_with_retries(self, hook: HookSubscription, body: bytes) -> HookAnswer:
         secret = hook.secret.get_secret_value()
+        url = self._urls[hook.name]
         attempt = 0
         while True:  # the caller's timeout bounds the retries
             headers = {
@@ -109,7 +127,7 @@ class HttpHookGate:
                 SIGNATURE_HEADER: sign(body, secret, int(time.time())),
             }
             try:
-                response = await self._client.post(str(hook.url), content=body, headers=headers)
+                response = await self._client.post(url, content=body, headers=headers)
                 if response.status_code >= 500:
                     raise _Retryable(f"HTTP {response.status_code}")
             except (httpx.ConnectError, httpx.ConnectTimeout, _Retryable):

@@ -12,7 +12,7 @@ from todos.adapters.db import make_engine
 from todos.adapters.publisher import AmqpPublisher
 from todos.adapters.relay import OutboxRelay
 from todos.config import Settings
-from todos.entrypoints.observability import configure_logging
+from todos.observability import configure_logging
 
 log = structlog.get_logger("relay")
 

@@ -1,18 +1,22 @@
-"""Bearer JWT verification (RS256, `aud`, `exp`), as a dependency that yields the caller."""
+"""Bearer JWT verification (RS256, `aud`, `exp`): the token's claims as a `Caller`.
+
+No web framework here: the HTTP edge (`entrypoints/deps.py`) extracts the token and maps
+`UnauthenticatedError` to 401.
+"""
 
 import json
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends, Request
 
 from contracts.identity import Caller
 from contracts.ids import OwnerId
-from todos.entrypoints.problems import ProblemError
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="todos-budget"'}
+
+class UnauthenticatedError(Exception):
+    """No usable bearer token: missing, expired, badly signed, or no key to check it."""
 
 
 class JwtVerifier:
@@ -28,7 +32,7 @@ class JwtVerifier:
             self._keys = {None: load_pem_public_key(key_material.encode())}
 
     def verify(self, token: str) -> Caller:
-        """The caller the token names, or a 401 problem."""
+        """The caller the token names, or `UnauthenticatedError`."""
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -43,7 +47,7 @@ class JwtVerifier:
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise jwt.InvalidTokenError("roles must be a list of strings")
         except (jwt.InvalidTokenError, ValueError) as exc:
-            raise _unauthorized(f"Invalid token: {exc}") from exc
+            raise UnauthenticatedError(f"Invalid token: {exc}") from exc
         return Caller(owner_id=owner_id, roles=frozenset(roles))
 
     def _key_for(self, token: str) -> Any:
@@ -53,20 +57,3 @@ class JwtVerifier:
         if kid not in self._keys:
             raise jwt.InvalidTokenError("unknown signing key")
         return self._keys[kid]
-
-
-async def current_caller(request: Request) -> Caller:
-    verifier: JwtVerifier | None = request.app.state.container.jwt_verifier
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Missing bearer token.")
-    if verifier is None:
-        raise _unauthorized("No public key is configured to verify tokens.")
-    return verifier.verify(token.strip())
-
-
-def _unauthorized(detail: str) -> ProblemError:
-    return ProblemError(401, "unauthorized", detail, headers=_CHALLENGE)
-
-
-CurrentCaller = Annotated[Caller, Depends(current_caller)]
