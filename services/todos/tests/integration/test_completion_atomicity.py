@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.events import TaskCompleted
 from contracts.ids import OwnerId
 from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.tables import outbox
@@ -96,3 +97,58 @@ async def test_completing_another_owners_task_changes_nothing(engine: AsyncEngin
     with pytest.raises(TaskNotFoundError):
         await services.complete_task(_store(engine), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
     assert (await services.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN
+
+
+async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
+    engine: AsyncEngine,
+) -> None:
+    """Another transaction completes the task while our single statement waits on its row lock:
+    ours re-checks the row, matches nothing, and its outbox INSERT and NOTIFY do not happen."""
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
+    store = _store(engine)
+    stale = await store.load(owner, task.id)
+    assert stale is not None
+    stale.complete(utc_now())
+    event = stale.pull_events()[-1]
+    assert isinstance(event, TaskCompleted)
+
+    async with engine.connect() as winner:
+        await winner.execute(
+            text("UPDATE tasks SET status = 'completed', completed_at = now() WHERE id = :id"),
+            {"id": task.id},
+        )
+        ours = asyncio.create_task(store.complete(stale, event))
+        await asyncio.sleep(0.3)
+        assert not ours.done()  # blocked on the winner's row lock
+        await winner.commit()
+    assert await ours is False
+    assert await _events(engine, task.id, "todos.task.completed.v1") == 0
+
+
+async def test_the_winning_statement_writes_the_task_and_its_row_together(
+    engine: AsyncEngine,
+) -> None:
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "one", None)
+    store = _store(engine)
+    task.complete(utc_now())
+    event = task.pull_events()[-1]
+    assert isinstance(event, TaskCompleted)
+    assert await store.complete(task, event) is True
+    assert await store.complete(task, event) is False  # already completed: nothing more
+    async with engine.connect() as conn:
+        envelope = (
+            await conn.execute(
+                select(outbox.c.envelope).where(
+                    outbox.c.envelope["data"]["task_id"].astext == str(task.id),
+                    outbox.c.event_type == "todos.task.completed.v1",
+                )
+            )
+        ).scalar_one()
+    assert envelope["correlationid"] == "corr-1"
+    assert envelope["data"]["task_id"] == str(task.id)
+    stored = await store.load(owner, task.id)
+    assert stored is not None
+    assert stored.status is TaskStatus.COMPLETED
+    assert stored.completed_at == task.completed_at

@@ -24,6 +24,9 @@ from todos.metrics import HOOK_CALLS, HOOK_LATENCY
 
 log = structlog.get_logger(__name__)
 
+# A call that waited locally for more than this share of its timeout before it went out is
+# not the hook's fault if it then times out: the breaker hears nothing of it.
+QUEUED_FRACTION = 0.05
 RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # then 0.4 s between tries, while the budget lasts
 
 
@@ -84,7 +87,8 @@ class HttpHookGate:
         probe = breaker.state is BreakerState.HALF_OPEN
         started = time.perf_counter()
         slots = self._slots[hook.name]
-        deadline = asyncio.get_running_loop().time() + hook.timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hook.timeout
         try:
             async with asyncio.timeout_at(deadline):
                 await slots.acquire()
@@ -93,6 +97,8 @@ class HttpHookGate:
                 breaker.record_abandoned()
             HOOK_CALLS.labels(hook.name, AnswerKind.SHED.value).inc()
             return HookAnswer(hook.name, AnswerKind.SHED, hook.failure_policy, "no local capacity")
+        # The hook is blamed for a timeout only if it had (nearly) its whole timeout to answer.
+        queued = deadline - loop.time() < hook.timeout * (1 - QUEUED_FRACTION)
         try:
             async with asyncio.timeout_at(deadline):
                 answer = await self._call_with_retries(hook, body)
@@ -101,7 +107,10 @@ class HttpHookGate:
                 breaker.record_abandoned()
             raise
         except Exception as exc:  # whatever the transport raised, it is this hook's failure
-            breaker.record_failure()
+            if not (queued and isinstance(exc, TimeoutError)):
+                breaker.record_failure()
+            elif probe:
+                breaker.record_abandoned()
             log.warning(
                 "hook_failed",
                 hook=hook.name,
