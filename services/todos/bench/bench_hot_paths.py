@@ -27,7 +27,7 @@ from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.completions import SqlCompletionStore
-from todos.adapters.db import make_engine
+from todos.adapters.db import DriverPool, make_engine
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.outbox import outbox_row
 from todos.adapters.publisher import AmqpPublisher
@@ -115,7 +115,8 @@ async def bench_completion() -> str:
         await conn.execute(insert(tasks), [task_columns(t) for t in seeded])
     pending = iter(seeded)
 
-    store = SqlCompletionStore(engine, lambda: "bench")
+    pool = DriverPool(DB, size=CONCURRENCY)
+    store = SqlCompletionStore(pool, lambda: "bench")
 
     async def complete_one() -> None:
         task = next(pending)
@@ -125,6 +126,7 @@ async def bench_completion() -> str:
         assert await store.complete(task, event)
 
     rate, p99, cpu = await _for_a_while(complete_one, seconds=4)
+    await pool.close()
     await engine.dispose()
     return (
         f"completion store (UPDATE + outbox INSERT + NOTIFY): {rate:,.0f} /s, p99 {p99:.1f} ms,"

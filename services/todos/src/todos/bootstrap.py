@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.completions import SqlCompletionStore
-from todos.adapters.db import make_engine
+from todos.adapters.db import DriverPool, make_engine
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.auth import JwtVerifier
@@ -40,14 +40,15 @@ class Container:
     tasks: TaskUseCases
     clock: Clock = utc_now
     http_client: httpx.AsyncClient | None = None
-    extra_engines: list[AsyncEngine] = field(default_factory=list)
+    pools: list[DriverPool] = field(default_factory=list)
 
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
         await self.broker.close()
-        for engine in (self.engine, *self.extra_engines):
-            await engine.dispose()
+        for pool in self.pools:
+            await pool.close()
+        await self.engine.dispose()
 
 
 def make_hook_client(max_connections: int = 100) -> httpx.AsyncClient:
@@ -75,7 +76,7 @@ def bootstrap(
     engine = engine or make_engine(
         settings.database_url, pool_size=settings.db_pool_size, limits=limits
     )
-    extra_engines: list[AsyncEngine] = []
+    pools: list[DriverPool] = []
     if hooks is None:
         in_flight = settings.completions_max_in_flight
         # One connection per completion in flight and hook: a call never waits for a local slot
@@ -92,11 +93,13 @@ def bootstrap(
     bound_engine = engine
     uow = uow or (lambda: SqlUnitOfWork(bound_engine, current_request_id))
     if completions is None:
-        abort_engine = make_engine(
-            settings.database_url, pool_size=settings.db_abort_pool_size, limits=limits
-        )
-        extra_engines.append(abort_engine)
-        completions = SqlCompletionStore(engine, current_request_id, abort_engine=abort_engine)
+        # The completion path runs on plain asyncpg pools: one for completions, a small one of
+        # its own for aborts (never starved by the completions that fill the first).
+        pools = [
+            DriverPool(settings.database_url, size=settings.db_pool_size, limits=limits),
+            DriverPool(settings.database_url, size=settings.db_abort_pool_size, limits=limits),
+        ]
+        completions = SqlCompletionStore(pools[0], current_request_id, abort_pool=pools[1])
     clock = clock or utc_now
     return Container(
         settings=settings,
@@ -114,5 +117,5 @@ def bootstrap(
         ),
         clock=clock,
         http_client=http_client,
-        extra_engines=extra_engines,
+        pools=pools,
     )

@@ -27,6 +27,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(name)s %(message)s")
+    # httpx logs every request at INFO (each hook call): an access log on the hot path.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def current_request_id() -> str | None:

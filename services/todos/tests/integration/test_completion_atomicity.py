@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId
 from todos.adapters.completions import SqlCompletionStore
+from todos.adapters.db import DriverPool
 from todos.adapters.tables import outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
@@ -31,8 +32,8 @@ def _uow(engine: AsyncEngine) -> SqlUnitOfWork:
     return SqlUnitOfWork(engine, lambda: "corr-1")
 
 
-def _store(engine: AsyncEngine) -> SqlCompletionStore:
-    return SqlCompletionStore(engine, lambda: "corr-1")
+def _store(pool: DriverPool) -> SqlCompletionStore:
+    return SqlCompletionStore(pool, lambda: "corr-1")
 
 
 async def _events(engine: AsyncEngine, task_id: object, event_type: str) -> int:
@@ -47,7 +48,9 @@ async def _events(engine: AsyncEngine, task_id: object, event_type: str) -> int:
         ).scalar_one()
 
 
-async def test_a_failing_outbox_insert_leaves_the_task_open(engine: AsyncEngine) -> None:
+async def test_a_failing_outbox_insert_leaves_the_task_open(
+    engine: AsyncEngine, pool: DriverPool
+) -> None:
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "atomic", None)
     trigger = f"fail_outbox_{task.id.hex}"
@@ -67,7 +70,7 @@ async def test_a_failing_outbox_insert_leaves_the_task_open(engine: AsyncEngine)
         )
     try:
         with pytest.raises(asyncpg.RaiseError, match="outbox insert refused"):
-            await services.complete_task(_store(engine), utc_now, NoHooks(), owner, task.id)
+            await services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"DROP TRIGGER {trigger} ON outbox"))
@@ -77,12 +80,14 @@ async def test_a_failing_outbox_insert_leaves_the_task_open(engine: AsyncEngine)
     assert await _events(engine, task.id, "todos.task.completed.v1") == 0
 
 
-async def test_twenty_concurrent_completions_produce_one_event(engine: AsyncEngine) -> None:
+async def test_twenty_concurrent_completions_produce_one_event(
+    engine: AsyncEngine, pool: DriverPool
+) -> None:
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
     results = await asyncio.gather(
         *(
-            services.complete_task(_store(engine), utc_now, NoHooks(), owner, task.id)
+            services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
             for _ in range(20)
         )
     )
@@ -91,22 +96,25 @@ async def test_twenty_concurrent_completions_produce_one_event(engine: AsyncEngi
     assert await _events(engine, task.id, "todos.task.completed.v1") == 1
 
 
-async def test_completing_another_owners_task_changes_nothing(engine: AsyncEngine) -> None:
+async def test_completing_another_owners_task_changes_nothing(
+    engine: AsyncEngine, pool: DriverPool
+) -> None:
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "mine", None)
     with pytest.raises(TaskNotFoundError):
-        await services.complete_task(_store(engine), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
+        await services.complete_task(_store(pool), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
     assert (await services.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN
 
 
 async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
     engine: AsyncEngine,
+    pool: DriverPool,
 ) -> None:
     """Another transaction completes the task while our single statement waits on its row lock:
     ours re-checks the row, matches nothing, and its outbox INSERT and NOTIFY do not happen."""
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
-    store = _store(engine)
+    store = _store(pool)
     stale = await store.load(owner, task.id)
     assert stale is not None
     stale.complete(utc_now())
@@ -128,10 +136,11 @@ async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
 
 async def test_the_winning_statement_writes_the_task_and_its_row_together(
     engine: AsyncEngine,
+    pool: DriverPool,
 ) -> None:
     owner = OwnerId(uuid4())
     task = await services.create_task(lambda: _uow(engine), utc_now, owner, "one", None)
-    store = _store(engine)
+    store = _store(pool)
     task.complete(utc_now())
     event = task.pull_events()[-1]
     assert isinstance(event, TaskCompleted)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.hooks import BeforeCompleteTask
 from contracts.ids import OwnerId
 from todos.adapters.completions import SqlCompletionStore
+from todos.adapters.db import DriverPool
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.tables import outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
@@ -64,7 +65,7 @@ async def hook_server() -> AsyncIterator[tuple[SlowFirstHook, str]]:
 
 
 async def test_the_abort_of_a_timed_out_attempt_names_its_invocation(
-    engine: AsyncEngine, hook_server: tuple[SlowFirstHook, str]
+    engine: AsyncEngine, pool: DriverPool, hook_server: tuple[SlowFirstHook, str]
 ) -> None:
     hook, url = hook_server
     subscription = HookSubscription.model_validate(
@@ -76,7 +77,7 @@ async def test_the_abort_of_a_timed_out_attempt_names_its_invocation(
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, lambda: "corr-attempts")
 
-    store = SqlCompletionStore(engine, lambda: "corr-attempts")
+    store = SqlCompletionStore(pool, lambda: "corr-attempts")
     owner = OwnerId(uuid4())
     try:
         task = await services.create_task(uow, utc_now, owner, "slow hook", None)

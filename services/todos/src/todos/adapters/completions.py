@@ -1,4 +1,4 @@
-"""The completion path's storage: plain asyncpg on the SQLAlchemy pool, one statement per call.
+"""The completion path's storage: plain asyncpg on its own pool, one statement per call.
 
 `load` is one owner-scoped SELECT; `complete` is one data-modifying CTE: the conditional UPDATE
 (still open, still this owner's), the outbox INSERT (only if the UPDATE matched) and
@@ -9,15 +9,12 @@ Statements are prepared once per pooled connection (asyncpg's statement cache).
 """
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
-
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted
 from contracts.ids import OwnerId, TaskId
+from todos.adapters.db import DriverPool
 from todos.adapters.outbox import NOTIFY_CHANNEL, OUTBOX_INSERT_COLUMNS, outbox_row
 from todos.domain.model import Task, TaskStatus
 
@@ -63,55 +60,39 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM event
 
 
 class SqlCompletionStore:
-    """Implements `CompletionStore`. Aborts use their own small pool (`abort_engine`), so an
+    """Implements `CompletionStore`. Aborts use their own small pool (`abort_pool`), so an
     abort is never starved by the completions that fill the main pool."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        pool: DriverPool,
         correlation_id: Callable[[], str | None],
         *,
-        abort_engine: AsyncEngine | None = None,
+        abort_pool: DriverPool | None = None,
     ) -> None:
-        self._engine = engine
-        self._abort_engine = abort_engine or engine
+        self._pool = pool
+        self._abort_pool = abort_pool or pool
         self._correlation_id = correlation_id
 
     async def load(self, owner_id: OwnerId, task_id: TaskId) -> Task | None:
-        async with _driver(self._engine) as conn:
+        async with self._pool.connection() as conn:
             row = await conn.fetchrow(LOAD, task_id, owner_id)
         return _task(row) if row is not None else None
 
     async def complete(self, task: Task, event: TaskCompleted) -> bool:
         values = self._event_values(event)
-        async with _driver(self._engine) as conn:
+        async with self._pool.connection() as conn:
             row = await conn.fetchrow(COMPLETE, task.id, task.owner_id, task.completed_at, *values)
         return bool(row["completed"])
 
     async def record_abort(self, event: TaskCompletionAborted) -> None:
-        async with _driver(self._abort_engine) as conn:
+        async with self._abort_pool.connection() as conn:
             await conn.execute(RECORD_EVENT, *self._event_values(event))
 
     def _event_values(self, event: IntegrationEvent) -> list[Any]:
         values = outbox_row(event, correlation_id=self._correlation_id())
         values["envelope"] = json.dumps(values["envelope"])
         return [values[column] for column in OUTBOX_INSERT_COLUMNS]
-
-
-@asynccontextmanager
-async def _driver(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """The pooled asyncpg connection, used without SQLAlchemy's autobegin (no BEGIN/ROLLBACK)."""
-    async with engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            yield driver
-        except BaseException as exc:
-            # SQLAlchemy never saw the error: tell its pool when the connection is unusable,
-            # or the next caller would be handed the same dead connection.
-            if driver.is_closed() or isinstance(exc, (OSError, asyncpg.InterfaceError)):
-                await conn.invalidate()
-            raise
 
 
 def _task(row: Any) -> Task:

@@ -2,9 +2,12 @@
 
 import asyncio
 import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -92,3 +95,52 @@ async def is_reachable(engine: AsyncEngine) -> bool:
     except Exception:  # any failure to answer means "not ready"
         return False
     return True
+
+
+class DriverPool:
+    """A plain asyncpg pool for the hot path (no SQLAlchemy checkout per statement).
+
+    Made by the composition root, opened on first use (nothing connects before), fixed size,
+    the same bounds and TLS rule as `make_engine`; asyncpg keeps each connection's prepared
+    statements, so a statement is parsed once per connection.
+    """
+
+    def __init__(self, url: str, *, size: int, limits: DbLimits | None = None) -> None:
+        self._limits = limits or DbLimits()
+        parsed, ssl = tls_mode(make_url(url))
+        self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._ssl = ssl
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; waits at most `pool_timeout` for one (then `TimeoutError`)."""
+        pool = self._pool or await self._open()
+        async with pool.acquire(timeout=self._limits.pool_timeout) as conn:
+            yield conn
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                limits = self._limits
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,  # connect on demand: the database may come up after us
+                    max_size=self._size,
+                    ssl=self._ssl,
+                    timeout=limits.connect_timeout,
+                    command_timeout=limits.command_timeout,
+                    server_settings={
+                        "idle_in_transaction_session_timeout": _ms(
+                            limits.idle_in_transaction_timeout
+                        )
+                    },
+                )
+            return self._pool

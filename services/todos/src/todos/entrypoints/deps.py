@@ -14,7 +14,7 @@ from todos.bootstrap import Container
 from todos.service_layer.application import TaskUseCases
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -31,7 +31,7 @@ async def _current_caller(request: Request, container: Resources) -> Caller:
     return container.jwt_verifier.verify(token.strip())
 
 
-def _tasks(container: Resources) -> TaskUseCases:
+async def _tasks(container: Resources) -> TaskUseCases:
     return container.tasks
 
 

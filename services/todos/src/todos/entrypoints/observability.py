@@ -25,6 +25,7 @@ HTTP_LATENCY = Histogram(
 )
 
 log = structlog.get_logger("http")
+SLOW_REQUEST_SECONDS = 1.0
 
 
 class RequestContextMiddleware:
@@ -60,7 +61,10 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
+            # Not an access log on the hot path: metrics count every request; the line is written
+            # for server errors and slow answers (and for every request at DEBUG).
+            emit = log.info if status >= 500 or elapsed >= SLOW_REQUEST_SECONDS else log.debug
+            emit(
                 "request",
                 method=scope["method"],
                 route=route,
