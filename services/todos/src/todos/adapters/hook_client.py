@@ -1,10 +1,12 @@
 """The HTTP `HookGate`: calls every before-complete subscription concurrently, signed.
 
-One shared `httpx.AsyncClient` per process. Each call is bounded by its subscription's
-timeout; connect errors and 5xx are retried inside that budget with the same `invocation_id`
-(the subscriber may dedupe on it). Anything but a valid allow/veto is a failure: a timeout,
-a refused connection, a 5xx, a malformed reply (bad status line, truncated or wrong body), or
-any other exception of the transport; it never escapes as a 500 of the completion.
+One shared keep-alive client per process (`hook_transport`). Each call is bounded by its
+subscription's timeout; connect errors and 5xx are retried inside that budget with the same
+`invocation_id` (the subscriber may dedupe on it). Anything but a valid allow/veto is a
+failure: a timeout, a refused connection, a 5xx, a malformed reply (bad status line,
+truncated or wrong body), or any other exception of the transport; it never escapes as a
+500 of the completion. A call that waited locally for a connection slot is ours to blame,
+not the hook's: shed, or not counted by the breaker (see `_ask`).
 """
 
 import asyncio
@@ -18,6 +20,7 @@ from contracts.hooks import HOOK_DECISION, BeforeCompleteTask, Veto
 from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
 from contracts.signing import SIGNATURE_HEADER, sign
 from todos.adapters.circuit_breaker import BreakerState, CircuitBreaker
+from todos.adapters.hook_transport import HookConnectError, HookPoster, HttpxPoster
 from todos.config import HookSubscription
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
 from todos.metrics import HOOK_CALLS, HOOK_LATENCY
@@ -37,7 +40,7 @@ class _Retryable(Exception):
 class HttpHookGate:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HookPoster | httpx.AsyncClient,
         subscriptions: list[HookSubscription],
         *,
         failure_threshold: int = 5,
@@ -45,7 +48,7 @@ class HttpHookGate:
         first_reset_timeout: float = 1.0,
         max_connections: int = 100,
     ) -> None:
-        self._client = client
+        self._client = HttpxPoster(client) if isinstance(client, httpx.AsyncClient) else client
         self._subscriptions = subscriptions
         self._urls = {s.name: str(s.url) for s in subscriptions}
         # Calls in flight per hook. Waiting here is our own queueing, not the hook's slowness:
@@ -136,16 +139,16 @@ class HttpHookGate:
                 SIGNATURE_HEADER: sign(body, secret, int(time.time())),
             }
             try:
-                response = await self._client.post(url, content=body, headers=headers)
-                if response.status_code >= 500:
-                    raise _Retryable(f"HTTP {response.status_code}")
-            except (httpx.ConnectError, httpx.ConnectTimeout, _Retryable):
+                status, content = await self._client.post(url, body, headers)
+                if status >= 500:
+                    raise _Retryable(f"HTTP {status}")
+            except (HookConnectError, _Retryable):
                 await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
                 attempt += 1
                 continue
-            if response.status_code != 200:
-                raise ValueError(f"unexpected HTTP {response.status_code}")
-            decision = HOOK_DECISION.validate_json(response.content)
+            if status != 200:
+                raise ValueError(f"unexpected HTTP {status}")
+            decision = HOOK_DECISION.validate_json(content)
             if isinstance(decision, Veto):
                 return HookAnswer(hook.name, AnswerKind.VETO, hook.failure_policy, decision.reason)
             return HookAnswer(hook.name, AnswerKind.ALLOW, hook.failure_policy)
