@@ -4,17 +4,23 @@ Every process (the API, the relay, the parked-events CLI) is built here. It impo
 entrypoint and no web framework.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import aio_pika
+from aio_pika.abc import AbstractChannel
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.completions import SqlCompletionStore
-from todos.adapters.db import DriverPool, make_engine
+from todos.adapters.db import DriverPool, make_engine, tls_mode
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.hook_transport import AiohttpPoster, HookPoster
+from todos.adapters.publisher import AmqpPublisher
+from todos.adapters.relay import OutboxRelay
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.auth import JwtVerifier
 from todos.config import Settings
@@ -115,3 +121,46 @@ def bootstrap(
         http_client=http_client,
         pools=pools,
     )
+
+
+@dataclass
+class RelayContainer:
+    """The relay process: its engine, broker connection and the relay over them."""
+
+    engine: AsyncEngine
+    broker: BrokerConnection
+    publisher: AmqpPublisher
+    relay: OutboxRelay
+
+    async def aclose(self) -> None:
+        await self.broker.close()
+        await self.engine.dispose()
+
+
+def bootstrap_relay(settings: Settings, *, engine: AsyncEngine | None = None) -> RelayContainer:
+    """The relay, wired: two connections are all it uses (a claim and the listener)."""
+    engine = engine or make_engine(settings.database_url, pool_size=2, limits=settings.db_limits())
+    broker = BrokerConnection(settings.amqp_url)
+    publisher = AmqpPublisher(
+        broker, settings.events_exchange, timeout=settings.relay_publish_timeout
+    )
+    relay = OutboxRelay(
+        engine,
+        publisher.publish,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+        metrics_interval=settings.relay_metrics_interval,
+        parked_depth=publisher.parked_depth,
+        retention=timedelta(seconds=settings.relay_retention) if settings.relay_retention else None,
+        purge_interval=settings.relay_purge_interval,
+        listen_ssl=tls_mode(make_url(settings.database_url))[1],
+    )
+    return RelayContainer(engine=engine, broker=broker, publisher=publisher, relay=relay)
+
+
+@asynccontextmanager
+async def parked_channel(settings: Settings) -> AsyncIterator[AbstractChannel]:
+    """A confirming broker channel for the parked-events CLI (`todos-parked`)."""
+    connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+    async with connection:
+        yield await connection.channel(publisher_confirms=True, on_return_raises=True)
