@@ -1,6 +1,7 @@
 """Completion against the real database: atomic with its outbox row, exactly once under races."""
 
 import asyncio
+from typing import Any
 from uuid import uuid4
 
 import asyncpg  # type: ignore[import-untyped]
@@ -161,3 +162,29 @@ async def test_the_winning_statement_writes_the_task_and_its_row_together(
     assert stored is not None
     assert stored.status is TaskStatus.COMPLETED
     assert stored.completed_at == task.completed_at
+
+
+async def test_a_completion_is_two_round_trips_a_read_and_one_statement(
+    engine: AsyncEngine, migrated_database: str
+) -> None:
+    """Counted at the driver: no BEGIN, no COMMIT, no separate INSERT or NOTIFY."""
+    sent: list[str] = []
+
+    def note(record: Any) -> None:
+        sent.append(" ".join(record.query.split())[:40])
+
+    async def log_queries(conn: Any) -> None:
+        conn.add_query_logger(note)
+
+    pool = DriverPool(migrated_database, size=2, setup=log_queries)
+    try:
+        owner = OwnerId(uuid4())
+        task = await services.create_task(lambda: _uow(engine), utc_now, owner, "count", None)
+        done = await services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
+    finally:
+        await pool.close()
+    assert done.status is TaskStatus.COMPLETED
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("SELECT id, owner_id")
+    assert sent[1].startswith("WITH done AS ( UPDATE tasks")
+    assert await _events(engine, task.id, "todos.task.completed.v1") == 1

@@ -2,7 +2,7 @@
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -105,8 +105,16 @@ class DriverPool:
     statements, so a statement is parsed once per connection.
     """
 
-    def __init__(self, url: str, *, size: int, limits: DbLimits | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int,
+        limits: DbLimits | None = None,
+        setup: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> None:
         self._limits = limits or DbLimits()
+        self._setup = setup  # asyncpg's hook on every acquire (tests count round trips with it)
         parsed, ssl = tls_mode(make_url(url))
         self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self._ssl = ssl
@@ -134,6 +142,8 @@ class DriverPool:
                     self._dsn,
                     min_size=0,  # connect on demand: the database may come up after us
                     max_size=self._size,
+                    setup=self._setup,
+                    reset=_keep_session,
                     ssl=self._ssl,
                     timeout=limits.connect_timeout,
                     command_timeout=limits.command_timeout,
@@ -144,3 +154,10 @@ class DriverPool:
                     },
                 )
             return self._pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset round trip on release (asyncpg's default sends `SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`): the hot path takes no advisory lock, LISTENs to nothing
+    and sets nothing, so a released connection has no session state to clear. (asyncpg still
+    rolls back a transaction left open, before calling this.)"""
