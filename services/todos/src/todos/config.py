@@ -28,7 +28,12 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
+    # A fixed pool (no overflow): sized to the work, its connections and statements kept.
     db_pool_size: int = Field(default=10, ge=1)
+    # Completion-aborted rows get their own small pool: never starved by the completions.
+    db_abort_pool_size: int = Field(default=2, ge=1)
+    # Completions in flight per API process; one more is answered 503 `overloaded` at once.
+    completions_max_in_flight: int = Field(default=64, ge=1)
     # Bounds on database waits (see adapters/db.py): an answer, not a hang, while it is down.
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_connect_timeout: float = Field(default=3.0, gt=0)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from contracts.identity import Caller
 from tests.conftest import KeyPair
-from todos.entrypoints.auth import CurrentCaller
+from todos.entrypoints.deps import CurrentCaller
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from tests.conftest import KeyPair
+from todos.adapters.hook_transport import HttpxPoster
 from todos.adapters.tables import outbox
 from todos.bootstrap import Container, bootstrap
 from todos.config import HookSubscription, Settings
@@ -304,7 +305,10 @@ async def hooked(
             }
         )
     ]
-    container = bootstrap(settings.model_copy(update={"hooks": hooks}))
+    # respx mocks the httpx edge, so this app's hook client is the httpx one
+    container = bootstrap(
+        settings.model_copy(update={"hooks": hooks}), http_client=HttpxPoster(httpx.AsyncClient())
+    )
     application = create_app(container=container)
     with respx.mock(using="httpx", assert_all_called=False) as mock:
         mock.route(host="todos.test").pass_through()

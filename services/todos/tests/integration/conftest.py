@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import exchange_arguments
 from tests.conftest import TEST_AMQP_URL
-from todos.adapters.db import make_engine
+from todos.adapters.db import DriverPool, make_engine
 from todos.adapters.tables import outbox
 
 
@@ -29,6 +29,14 @@ async def engine(migrated_database: str) -> AsyncIterator[AsyncEngine]:
         )
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+async def pool(engine: AsyncEngine, migrated_database: str) -> AsyncIterator[DriverPool]:
+    """The completion path's asyncpg pool on the test database (after `engine` settled it)."""
+    driver_pool = DriverPool(migrated_database, size=5)
+    yield driver_pool
+    await driver_pool.close()
 
 
 @pytest.fixture

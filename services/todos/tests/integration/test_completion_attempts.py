@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.hooks import BeforeCompleteTask
 from contracts.ids import OwnerId
+from todos.adapters.completions import SqlCompletionStore
+from todos.adapters.db import DriverPool
 from todos.adapters.hook_client import HttpHookGate
 from todos.adapters.tables import outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
@@ -63,7 +65,7 @@ async def hook_server() -> AsyncIterator[tuple[SlowFirstHook, str]]:
 
 
 async def test_the_abort_of_a_timed_out_attempt_names_its_invocation(
-    engine: AsyncEngine, hook_server: tuple[SlowFirstHook, str]
+    engine: AsyncEngine, pool: DriverPool, hook_server: tuple[SlowFirstHook, str]
 ) -> None:
     hook, url = hook_server
     subscription = HookSubscription.model_validate(
@@ -75,12 +77,13 @@ async def test_the_abort_of_a_timed_out_attempt_names_its_invocation(
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, lambda: "corr-attempts")
 
+    store = SqlCompletionStore(pool, lambda: "corr-attempts")
     owner = OwnerId(uuid4())
     try:
         task = await services.create_task(uow, utc_now, owner, "slow hook", None)
         with pytest.raises(HookUnavailableError):
-            await services.complete_task(uow, utc_now, gate, owner, task.id)
-        done = await services.complete_task(uow, utc_now, gate, owner, task.id)
+            await services.complete_task(store, utc_now, gate, owner, task.id)
+        done = await services.complete_task(store, utc_now, gate, owner, task.id)
     finally:
         await client.aclose()
     assert done.status is TaskStatus.COMPLETED

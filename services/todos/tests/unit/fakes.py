@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from contracts.events import IntegrationEvent
+from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted
 from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.domain.hook_verdict import HookAnswer
 from todos.domain.model import Task, TaskStatus
@@ -96,13 +96,32 @@ class FakeUnitOfWork:
         self._pending.extend(events)
 
     async def commit(self) -> None:
+        self._fail_if_down()
+        self.outbox.extend(self._pending)
+        self._pending = []
+        self._snapshot = None
+
+    # The completion path's storage (`CompletionStore`), on the same rows and outbox: each call
+    # is one statement, so a failing commit fails it whole.
+    async def load(self, owner_id: OwnerId, task_id: TaskId) -> Task | None:
+        return await self.repo.get(owner_id, task_id)
+
+    async def complete(self, task: Task, event: TaskCompleted) -> bool:
+        self._fail_if_down()
+        if not await self.repo.complete_if_open(task):
+            return False
+        self.outbox.append(event)
+        return True
+
+    async def record_abort(self, event: TaskCompletionAborted) -> None:
+        self._fail_if_down()
+        self.outbox.append(event)
+
+    def _fail_if_down(self) -> None:
         if self.fail_commit or self.failing_commits > 0:
             self.fail_commit = False
             self.failing_commits = max(self.failing_commits - 1, 0)
             raise ConnectionError("database went away")
-        self.outbox.extend(self._pending)
-        self._pending = []
-        self._snapshot = None
 
 
 class FakeHookGate:

@@ -12,7 +12,6 @@ import respx
 from contracts.hooks import BeforeCompleteTask
 from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.adapters.hook_client import HttpHookGate
-from todos.bootstrap import make_hook_client
 from todos.config import HookSubscription
 
 FAST = "http://fast.test/hook"
@@ -28,7 +27,7 @@ def _hook(name: str, url: str, timeout: float) -> HookSubscription:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    c = make_hook_client()
+    c = httpx.AsyncClient()  # respx mocks the httpx edge (production uses aiohttp)
     yield c
     await c.aclose()
 

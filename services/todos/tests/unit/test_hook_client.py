@@ -15,7 +15,6 @@ from contracts.ids import OwnerId, TaskId
 from contracts.signing import SIGNATURE_HEADER, verify
 from todos.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from todos.adapters.hook_client import HttpHookGate
-from todos.bootstrap import make_hook_client
 from todos.config import HookSubscription
 from todos.domain.hook_verdict import AnswerKind, judge
 
@@ -38,7 +37,7 @@ def _hook(name: str, url: str, policy: str = "fail", timeout: float = 0.3) -> Ho
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    c = make_hook_client()
+    c = httpx.AsyncClient()  # respx mocks the httpx edge (production uses aiohttp)
     yield c
     await c.aclose()
 

@@ -8,6 +8,7 @@ instead of burning a message's delivery limit; the API answers them with 503 `un
 
 from collections.abc import Iterator
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 
 # 08 connection exception, 53 insufficient resources (e.g. 53300 too many connections),
@@ -19,6 +20,7 @@ _RETRY_CODES = frozenset({"40001", "40P01", "55P03", "57014", "25P03"})
 _NO_SQLSTATE_OUTAGES = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
+    asyncpg.InterfaceError,  # raw, from the driver connection: e.g. "connection is closed"
     sa_exc.TimeoutError,  # no pool connection within pool_timeout
     OSError,  # refused, reset, unreachable
     TimeoutError,  # asyncpg's connect timeout or command_timeout

@@ -1,10 +1,12 @@
 """The HTTP `HookGate`: calls every before-complete subscription concurrently, signed.
 
-One shared `httpx.AsyncClient` per process. Each call is bounded by its subscription's
-timeout; connect errors and 5xx are retried inside that budget with the same `invocation_id`
-(the subscriber may dedupe on it). Anything but a valid allow/veto is a failure: a timeout,
-a refused connection, a 5xx, a malformed reply (bad status line, truncated or wrong body), or
-any other exception of the transport; it never escapes as a 500 of the completion.
+One shared keep-alive client per process (`hook_transport`). Each call is bounded by its
+subscription's timeout; connect errors and 5xx are retried inside that budget with the same
+`invocation_id` (the subscriber may dedupe on it). Anything but a valid allow/veto is a
+failure: a timeout, a refused connection, a 5xx, a malformed reply (bad status line,
+truncated or wrong body), or any other exception of the transport; it never escapes as a
+500 of the completion. A call that waited locally for a connection slot is ours to blame,
+not the hook's: shed, or not counted by the breaker (see `_ask`).
 """
 
 import asyncio
@@ -18,12 +20,16 @@ from contracts.hooks import HOOK_DECISION, BeforeCompleteTask, Veto
 from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
 from contracts.signing import SIGNATURE_HEADER, sign
 from todos.adapters.circuit_breaker import BreakerState, CircuitBreaker
+from todos.adapters.hook_transport import HookConnectError, HookPoster, HttpxPoster
 from todos.config import HookSubscription
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
 from todos.metrics import HOOK_CALLS, HOOK_LATENCY
 
 log = structlog.get_logger(__name__)
 
+# A call that waited locally for more than this share of its timeout before it went out is
+# not the hook's fault if it then times out: the breaker hears nothing of it.
+QUEUED_FRACTION = 0.05
 RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # then 0.4 s between tries, while the budget lasts
 
 
@@ -34,15 +40,20 @@ class _Retryable(Exception):
 class HttpHookGate:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HookPoster | httpx.AsyncClient,
         subscriptions: list[HookSubscription],
         *,
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
         first_reset_timeout: float = 1.0,
+        max_connections: int = 100,
     ) -> None:
-        self._client = client
+        self._client = HttpxPoster(client) if isinstance(client, httpx.AsyncClient) else client
         self._subscriptions = subscriptions
+        self._urls = {s.name: str(s.url) for s in subscriptions}
+        # Calls in flight per hook. Waiting here is our own queueing, not the hook's slowness:
+        # a call that cannot start within its timeout is shed, and the breaker is not told.
+        self._slots = {s.name: asyncio.Semaphore(max_connections) for s in subscriptions}
         self.breakers = {
             s.name: CircuitBreaker(
                 failure_threshold=failure_threshold,
@@ -78,15 +89,31 @@ class HttpHookGate:
             return HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, "circuit open")
         probe = breaker.state is BreakerState.HALF_OPEN
         started = time.perf_counter()
+        slots = self._slots[hook.name]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hook.timeout
         try:
-            async with asyncio.timeout(hook.timeout):
+            async with asyncio.timeout_at(deadline):
+                await slots.acquire()
+        except TimeoutError:
+            if probe:
+                breaker.record_abandoned()
+            HOOK_CALLS.labels(hook.name, AnswerKind.SHED.value).inc()
+            return HookAnswer(hook.name, AnswerKind.SHED, hook.failure_policy, "no local capacity")
+        # The hook is blamed for a timeout only if it had (nearly) its whole timeout to answer.
+        queued = deadline - loop.time() < hook.timeout * (1 - QUEUED_FRACTION)
+        try:
+            async with asyncio.timeout_at(deadline):
                 answer = await self._call_with_retries(hook, body)
         except asyncio.CancelledError:
             if probe:  # our caller went away: free the probe slot, the peer is not to blame
                 breaker.record_abandoned()
             raise
         except Exception as exc:  # whatever the transport raised, it is this hook's failure
-            breaker.record_failure()
+            if not (queued and isinstance(exc, TimeoutError)):
+                breaker.record_failure()
+            elif probe:
+                breaker.record_abandoned()
             log.warning(
                 "hook_failed",
                 hook=hook.name,
@@ -96,12 +123,15 @@ class HttpHookGate:
             answer = HookAnswer(hook.name, AnswerKind.FAILED, hook.failure_policy, str(exc)[:300])
         else:
             breaker.record_success()
+        finally:
+            slots.release()
         HOOK_LATENCY.labels(hook.name).observe(time.perf_counter() - started)
         HOOK_CALLS.labels(hook.name, answer.kind.value).inc()
         return answer
 
     async def _call_with_retries(self, hook: HookSubscription, body: bytes) -> HookAnswer:
         secret = hook.secret.get_secret_value()
+        url = self._urls[hook.name]
         attempt = 0
         while True:  # the caller's timeout bounds the retries
             headers = {
@@ -109,16 +139,16 @@ class HttpHookGate:
                 SIGNATURE_HEADER: sign(body, secret, int(time.time())),
             }
             try:
-                response = await self._client.post(str(hook.url), content=body, headers=headers)
-                if response.status_code >= 500:
-                    raise _Retryable(f"HTTP {response.status_code}")
-            except (httpx.ConnectError, httpx.ConnectTimeout, _Retryable):
+                status, content = await self._client.post(url, body, headers)
+                if status >= 500:
+                    raise _Retryable(f"HTTP {status}")
+            except (HookConnectError, _Retryable):
                 await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
                 attempt += 1
                 continue
-            if response.status_code != 200:
-                raise ValueError(f"unexpected HTTP {response.status_code}")
-            decision = HOOK_DECISION.validate_json(response.content)
+            if status != 200:
+                raise ValueError(f"unexpected HTTP {status}")
+            decision = HOOK_DECISION.validate_json(content)
             if isinstance(decision, Veto):
                 return HookAnswer(hook.name, AnswerKind.VETO, hook.failure_policy, decision.reason)
             return HookAnswer(hook.name, AnswerKind.ALLOW, hook.failure_policy)

@@ -27,8 +27,18 @@ def outbox_envelope(event: IntegrationEvent, *, correlation_id: str | None) -> C
     return build_envelope(event, correlation_id=correlation_id)
 
 
+# The one place that says what an outbox row holds: its columns as the single-statement paths
+# write them (name -> SQL type) and `outbox_row` below. A new column (e.g. `traceparent`)
+# is added to both; every writer (the unit of work, `adapters/completions.py`) follows.
+OUTBOX_INSERT_COLUMNS: dict[str, str] = {
+    "event_id": "uuid",
+    "event_type": "text",
+    "envelope": "jsonb",
+}
+
+
 def outbox_row(event: IntegrationEvent, *, correlation_id: str | None) -> dict[str, Any]:
-    """The outbox row that records `event`."""
+    """The outbox row that records `event` (keys: `OUTBOX_INSERT_COLUMNS`)."""
     envelope = outbox_envelope(event, correlation_id=correlation_id)
     return {
         "event_id": envelope.id,

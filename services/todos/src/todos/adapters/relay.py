@@ -75,9 +75,11 @@ class OutboxRelay:
         parked_depth: ParkedDepth | None = None,
         retention: timedelta | None = None,
         purge_interval: float = 60.0,
+        listen_ssl: str | bool | None = None,  # the listener's `ssl` (see db.tls_mode)
         purge_batch: int = 1000,
     ) -> None:
         self._engine = engine
+        self._listen_ssl = listen_ssl
         self._publish = publish
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -249,7 +251,7 @@ class OutboxRelay:
         delay = 0.2
         while True:
             try:
-                conn = await asyncpg.connect(dsn, timeout=5)
+                conn = await asyncpg.connect(dsn, timeout=5, ssl=self._listen_ssl)
             except (*DB_ERRORS, TimeoutError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)

@@ -13,6 +13,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         access_log=False,
+        loop="uvloop",  # uvicorn[standard]: the C event loop and HTTP parser, not the pure ones
+        http="httptools",
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from todos.bootstrap import Container, bootstrap
 from todos.config import Settings
 from todos.entrypoints import health, tasks
-from todos.entrypoints.observability import RequestContextMiddleware, configure_logging
+from todos.entrypoints.observability import RequestContextMiddleware
 from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
+from todos.observability import configure_logging
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:

@@ -1,13 +1,10 @@
-"""Structured JSON logs and Prometheus metrics, both carrying the request id.
+"""Per-request observability at the HTTP edge: the request id, one log line, HTTP metrics.
 
 The request id comes from `X-Request-ID` (set by the gateway) or is made here; it is bound to
-every log line of the request and returned in the response, and use cases read it with
-`current_request_id()` to stamp it on the events they cause (`correlationid`).
+every log line of the request (see `todos.observability`) and returned in the response.
 """
 
-import logging
 import re
-import sys
 import time
 import uuid
 
@@ -28,29 +25,7 @@ HTTP_LATENCY = Histogram(
 )
 
 log = structlog.get_logger("http")
-
-
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    """JSON lines on stdout, with contextvars (request id) merged into every event."""
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
-    )
-    logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(name)s %(message)s")
-
-
-def current_request_id() -> str | None:
-    value: object = structlog.contextvars.get_contextvars().get("request_id")
-    return None if value is None else str(value)
+SLOW_REQUEST_SECONDS = 1.0
 
 
 class RequestContextMiddleware:
@@ -86,7 +61,10 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
+            # Not an access log on the hot path: metrics count every request; the line is written
+            # for server errors and slow answers (and for every request at DEBUG).
+            emit = log.info if status >= 500 or elapsed >= SLOW_REQUEST_SECONDS else log.debug
+            emit(
                 "request",
                 method=scope["method"],
                 route=route,

@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
     401: "Missing, expired or badly signed bearer token.",
     404: "No such resource for this caller.",
     422: "The path, query, headers or body are not valid.",
-    503: "A dependency (database, hook) is unavailable; retry later.",
+    503: "A dependency (database, hook) is unavailable, or too much is in flight; retry later.",
 }
 
 

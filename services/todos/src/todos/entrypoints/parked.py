@@ -12,6 +12,7 @@ import sys
 import aio_pika
 
 from todos.adapters.parked import list_parked, replay_parked
+from todos.bootstrap import parked_channel
 from todos.config import Settings
 
 
@@ -19,9 +20,7 @@ async def run(
     settings: Settings, command: str, ids: list[str] | None = None, types: list[str] | None = None
 ) -> int:
     """Run one command against the broker; returns how many events it covered."""
-    connection = await aio_pika.connect(settings.amqp_url, timeout=10)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    async with parked_channel(settings) as channel:
         exchange = settings.events_exchange
         if command == "list":
             events = await list_parked(channel, exchange)

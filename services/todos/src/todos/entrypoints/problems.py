@@ -3,6 +3,7 @@
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from starlette.routing import Match
 
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 from todos.adapters.db_errors import is_transient_db_error, sqlstate
+from todos.auth import UnauthenticatedError
 
 log = structlog.get_logger(__name__)
 
@@ -50,15 +52,28 @@ def problem_response(
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(UnauthenticatedError, _on_unauthenticated)
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
-    for outage in (SQLAlchemyError, OSError, TimeoutError):
+    # asyncpg's own errors reach here from the completion path, which uses the driver connection.
+    for outage in (
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+        TimeoutError,
+    ):
         app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
 async def _on_problem(_: Request, exc: ProblemError) -> JSONResponse:
     return problem_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
+
+
+async def _on_unauthenticated(_: Request, exc: Exception) -> JSONResponse:
+    challenge = {"WWW-Authenticate": 'Bearer realm="todos-budget"'}
+    return problem_response(401, "unauthorized", str(exc), challenge)
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

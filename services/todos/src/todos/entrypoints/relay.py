@@ -2,39 +2,22 @@
 
 import asyncio
 import signal
-from datetime import timedelta
 
 import structlog
 from prometheus_client import start_http_server
 
-from todos.adapters.broker import BrokerConnection
-from todos.adapters.db import make_engine
-from todos.adapters.publisher import AmqpPublisher
-from todos.adapters.relay import OutboxRelay
+from todos.bootstrap import bootstrap_relay
 from todos.config import Settings
-from todos.entrypoints.observability import configure_logging
+from todos.observability import configure_logging
 
 log = structlog.get_logger("relay")
 
 
 async def serve(settings: Settings) -> None:
     """Run the relay until SIGTERM/SIGINT, then finish the batch in hand and close."""
-    engine = make_engine(settings.database_url, pool_size=2)
-    broker = BrokerConnection(settings.amqp_url)
-    broker.start()
-    publisher = AmqpPublisher(
-        broker, settings.events_exchange, timeout=settings.relay_publish_timeout
-    )
-    relay = OutboxRelay(
-        engine,
-        publisher.publish,
-        batch_size=settings.relay_batch_size,
-        poll_interval=settings.relay_poll_interval,
-        metrics_interval=settings.relay_metrics_interval,
-        parked_depth=publisher.parked_depth,
-        retention=timedelta(seconds=settings.relay_retention) if settings.relay_retention else None,
-        purge_interval=settings.relay_purge_interval,
-    )
+    resources = bootstrap_relay(settings)
+    resources.broker.start()
+    relay, publisher = resources.relay, resources.publisher
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, relay.stop)
@@ -45,8 +28,7 @@ async def serve(settings: Settings) -> None:
         await relay.run()
     finally:
         declare.cancel()
-        await broker.close()
-        await engine.dispose()
+        await resources.aclose()
         log.info("relay_stopped")
 
 

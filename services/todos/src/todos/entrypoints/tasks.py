@@ -1,22 +1,20 @@
 """The tasks API: thin routes that parse, call one use case, and map its outcome."""
 
 from typing import Annotated, Literal
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from contracts.ids import OwnerId, TaskId
-from todos.bootstrap import Container
+from contracts.ids import TaskId
 from todos.domain.model import InvalidTaskError, TaskAlreadyCompletedError, TaskStatus
-from todos.entrypoints.auth import CurrentCaller
+from todos.entrypoints.deps import CurrentCaller, Tasks
 from todos.entrypoints.openapi import problems
 from todos.entrypoints.problems import problem_response
 from todos.entrypoints.schemas import TaskCreate, TaskOut, TaskPage, TaskPatch
-from todos.service_layer import services
 from todos.service_layer.errors import (
     CompletionVetoedError,
     HookUnavailableError,
+    OverloadedError,
     TaskNotFoundError,
 )
 from todos.service_layer.pagination import CURSOR_PATTERN, InvalidCursorError
@@ -25,33 +23,22 @@ from todos.service_layer.pagination import CURSOR_PATTERN, InvalidCursorError
 router = APIRouter(prefix="/api/todos/tasks", tags=["tasks"], responses=problems(401, 503))
 
 
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
-Deps = Annotated[Container, Depends(_container)]
-
-
 @router.post("", status_code=201)
-async def create_task(body: TaskCreate, caller: CurrentCaller, c: Deps) -> TaskOut:
-    task = await services.create_task(
-        c.uow, c.clock, OwnerId(caller.owner_id), body.title, body.description
-    )
+async def create_task(body: TaskCreate, caller: CurrentCaller, tasks: Tasks) -> TaskOut:
+    task = await tasks.create(caller.owner_id, title=body.title, description=body.description)
     return TaskOut.of(task)
 
 
 @router.get("")
 async def list_tasks(
     caller: CurrentCaller,
-    c: Deps,
+    tasks: Tasks,
     status: Literal["open", "completed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
 ) -> TaskPage:
-    page = await services.list_tasks(
-        c.uow,
-        OwnerId(caller.owner_id),
+    page = await tasks.list(
+        caller.owner_id,
         status=TaskStatus(status) if status else None,
         limit=limit,
         cursor=cursor,
@@ -60,17 +47,17 @@ async def list_tasks(
 
 
 @router.get("/{task_id}", responses=problems(404))
-async def get_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
-    return TaskOut.of(await services.get_task(c.uow, OwnerId(caller.owner_id), TaskId(task_id)))
+async def get_task(task_id: TaskId, caller: CurrentCaller, tasks: Tasks) -> TaskOut:
+    return TaskOut.of(await tasks.get(caller.owner_id, task_id))
 
 
 @router.patch("/{task_id}", responses=problems(404, 409))
-async def edit_task(task_id: UUID, body: TaskPatch, caller: CurrentCaller, c: Deps) -> TaskOut:
-    task = await services.edit_task(
-        c.uow,
-        c.clock,
-        OwnerId(caller.owner_id),
-        TaskId(task_id),
+async def edit_task(
+    task_id: TaskId, body: TaskPatch, caller: CurrentCaller, tasks: Tasks
+) -> TaskOut:
+    task = await tasks.edit(
+        caller.owner_id,
+        task_id,
         title=body.title,
         description=body.description,
         clear_description="description" in body.model_fields_set and body.description is None,
@@ -79,17 +66,14 @@ async def edit_task(task_id: UUID, body: TaskPatch, caller: CurrentCaller, c: De
 
 
 @router.delete("/{task_id}", status_code=204, responses=problems(404))
-async def delete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> Response:
-    await services.delete_task(c.uow, c.clock, OwnerId(caller.owner_id), TaskId(task_id))
+async def delete_task(task_id: TaskId, caller: CurrentCaller, tasks: Tasks) -> Response:
+    await tasks.delete(caller.owner_id, task_id)
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/complete", responses=problems(404, 409))
-async def complete_task(task_id: UUID, caller: CurrentCaller, c: Deps) -> TaskOut:
-    task = await services.complete_task(
-        c.uow, c.clock, c.hooks, OwnerId(caller.owner_id), TaskId(task_id)
-    )
-    return TaskOut.of(task)
+async def complete_task(task_id: TaskId, caller: CurrentCaller, tasks: Tasks) -> TaskOut:
+    return TaskOut.of(await tasks.complete(caller.owner_id, task_id))
 
 
 def install_task_errors(app: FastAPI) -> None:
@@ -114,9 +98,14 @@ def install_task_errors(app: FastAPI) -> None:
         detail = "A before-complete hook is unavailable: " + ", ".join(exc.hooks)
         return problem_response(503, "hook_unavailable", detail, hooks=exc.hooks)
 
+    async def overloaded(_: Request, exc: Exception) -> JSONResponse:
+        detail = "Too many completions in flight; retry shortly."
+        return problem_response(503, "overloaded", detail, {"Retry-After": "1"})
+
     app.add_exception_handler(TaskNotFoundError, not_found)
     app.add_exception_handler(TaskAlreadyCompletedError, completed)
     app.add_exception_handler(InvalidTaskError, invalid)
     app.add_exception_handler(InvalidCursorError, invalid)
     app.add_exception_handler(CompletionVetoedError, vetoed)
     app.add_exception_handler(HookUnavailableError, unavailable)
+    app.add_exception_handler(OverloadedError, overloaded)

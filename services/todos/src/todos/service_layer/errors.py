@@ -19,3 +19,7 @@ class HookUnavailableError(Exception):
     def __init__(self, hooks: list[str]) -> None:
         super().__init__(", ".join(hooks))
         self.hooks = hooks
+
+
+class OverloadedError(Exception):
+    """Too many completions in flight: shed this one at once rather than queue it."""

@@ -5,7 +5,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from contracts.events import IntegrationEvent
+from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted
 from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.domain.hook_verdict import HookAnswer
 from todos.domain.model import Task, TaskStatus
@@ -53,6 +53,25 @@ class UnitOfWork(Protocol):
         ...
 
     async def commit(self) -> None: ...
+
+
+class CompletionStore(Protocol):
+    """The completion path's storage: each call is one statement, no transaction held between."""
+
+    async def load(self, owner_id: OwnerId, task_id: TaskId) -> Task | None:
+        """The owner's task (None if absent or another owner's): one query."""
+        ...
+
+    async def complete(self, task: Task, event: TaskCompleted) -> bool:
+        """Mark `task` completed if it is still open and owned, with its outbox row, atomically.
+
+        False, and nothing written, when someone else completed or deleted it first.
+        """
+        ...
+
+    async def record_abort(self, event: TaskCompletionAborted) -> None:
+        """Write a completion-aborted outbox row (on capacity the completions cannot take)."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -1,21 +1,30 @@
 """Use cases of todos-service. Every one is scoped to the calling owner."""
 
 import asyncio
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import structlog
 
-from contracts.events import TaskCompletionAborted
+from contracts.events import TaskCompleted, TaskCompletionAborted
 from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
 from todos.domain.hook_verdict import Verdict, judge
 from todos.domain.model import Task, TaskStatus
+from todos.service_layer.capacity import Capacity
 from todos.service_layer.errors import (
     CompletionVetoedError,
     HookUnavailableError,
+    OverloadedError,
     TaskNotFoundError,
 )
 from todos.service_layer.pagination import decode_cursor, encode_cursor
-from todos.service_layer.ports import Clock, HookGate, TaskRepository, UnitOfWorkFactory
+from todos.service_layer.ports import (
+    Clock,
+    CompletionStore,
+    HookGate,
+    TaskRepository,
+    UnitOfWorkFactory,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -95,42 +104,59 @@ async def delete_task(
 
 
 async def complete_task(
-    uow: UnitOfWorkFactory, clock: Clock, hooks: HookGate, owner_id: OwnerId, task_id: TaskId
+    store: CompletionStore,
+    clock: Clock,
+    hooks: HookGate,
+    owner_id: OwnerId,
+    task_id: TaskId,
+    *,
+    capacity: Capacity | None = None,
 ) -> Task:
-    """Ask the hooks, then complete the task exactly once (see DESIGN 'completing a task')."""
-    async with uow() as tx:
-        task = await _load(tx.tasks, owner_id, task_id)
+    """Ask the hooks, then complete the task exactly once (see DESIGN 'completing a task').
+
+    Round trips: one read, the hook calls, one statement that completes and writes the outbox
+    row; no transaction is open across the hooks. Past `capacity` it is `OverloadedError`.
+    """
+    with capacity.slot() if capacity else nullcontext():
+        return await _complete(store, clock, hooks, owner_id, task_id)
+
+
+async def _complete(
+    store: CompletionStore, clock: Clock, hooks: HookGate, owner_id: OwnerId, task_id: TaskId
+) -> Task:
+    task = await store.load(owner_id, task_id)
+    if task is None:
+        raise TaskNotFoundError(str(task_id))
     if task.is_completed:
         return task
 
     # One id per attempt: the hooks hold under it, and an abort names it, so a subscriber
     # releases only this attempt's hold, never one a later retry relies on.
     attempt = new_invocation_id()
-    # No transaction is open while the hooks answer: they may take up to their timeout.
     verdict = judge(await hooks.before_complete(task.id, owner_id, invocation_id=attempt))
     if not verdict.allowed:
         if verdict.may_hold:
-            await _abort(uow, clock, task, attempt, _why(verdict))
+            await _abort(store, clock, task, attempt, _why(verdict))
         if verdict.vetoed_by:
             raise CompletionVetoedError(list(verdict.vetoed_by), list(verdict.reasons))
-        raise HookUnavailableError(list(verdict.unavailable))
+        if verdict.unavailable:
+            raise HookUnavailableError(list(verdict.unavailable))
+        raise OverloadedError("hook calls could not be sent in time")
 
+    task.complete(clock())
+    [event] = [e for e in task.pull_events() if isinstance(e, TaskCompleted)]
     try:
-        async with uow() as tx:
-            task.complete(clock())
-            if await tx.tasks.complete_if_open(task):
-                tx.record(task.pull_events())
-                await tx.commit()
-                return task
-            # Someone else changed it first: a concurrent completion won, or it was deleted.
-            current = await tx.tasks.get(owner_id, task_id)
+        if await store.complete(task, event):
+            return task
+        # Someone else changed it first: a concurrent completion won, or it was deleted.
+        current = await store.load(owner_id, task_id)
     except Exception:
         if verdict.may_hold:
-            await _abort(uow, clock, task, attempt, "the completion could not be stored")
+            await _abort(store, clock, task, attempt, "the completion could not be stored")
         raise
     if current is None:
         if verdict.may_hold:
-            await _abort(uow, clock, task, attempt, "the task was deleted during completion")
+            await _abort(store, clock, task, attempt, "the task was deleted during completion")
         raise TaskNotFoundError(str(task_id))
     return current
 
@@ -145,7 +171,7 @@ async def _load(
 
 
 async def _abort(
-    uow: UnitOfWorkFactory, clock: Clock, task: Task, attempt: InvocationId, reason: str
+    store: CompletionStore, clock: Clock, task: Task, attempt: InvocationId, reason: str
 ) -> None:
     """Tell the hooks that allowed that this completion will not happen."""
     event = TaskCompletionAborted(
@@ -155,11 +181,11 @@ async def _abort(
         reason=reason[:500],
         invocation_id=attempt,
     )
-    if await _record(uow, event):
+    if await _record(store, event):
         return
     # The database is away (often the very reason the completion failed): keep trying in the
     # background, so the hold is released soon after it is back rather than at its TTL.
-    retry = asyncio.create_task(_record_later(uow, event), name=f"abort-{task.id}")
+    retry = asyncio.create_task(_record_later(store, event), name=f"abort-{task.id}")
     _ABORTS_PENDING.add(retry)
     retry.add_done_callback(_ABORTS_PENDING.discard)
 
@@ -170,21 +196,19 @@ ABORT_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 _ABORTS_PENDING: set[asyncio.Task[None]] = set()
 
 
-async def _record(uow: UnitOfWorkFactory, event: TaskCompletionAborted) -> bool:
+async def _record(store: CompletionStore, event: TaskCompletionAborted) -> bool:
     try:
-        async with uow() as tx:
-            tx.record([event])
-            await tx.commit()
+        await store.record_abort(event)
     except Exception as exc:  # the caller's error matters more; we try again later
         log.warning("completion_aborted_not_recorded", task_id=str(event.task_id), error=repr(exc))
         return False
     return True
 
 
-async def _record_later(uow: UnitOfWorkFactory, event: TaskCompletionAborted) -> None:
+async def _record_later(store: CompletionStore, event: TaskCompletionAborted) -> None:
     for delay in ABORT_RETRY_DELAYS:
         await asyncio.sleep(delay)
-        if await _record(uow, event):
+        if await _record(store, event):
             log.info("completion_aborted_recorded_late", task_id=str(event.task_id))
             return
 
@@ -192,4 +216,6 @@ async def _record_later(uow: UnitOfWorkFactory, event: TaskCompletionAborted) ->
 def _why(verdict: Verdict) -> str:
     if verdict.vetoed_by:
         return "vetoed by " + ", ".join(verdict.vetoed_by)
-    return "hook unavailable: " + ", ".join(verdict.unavailable)
+    if verdict.unavailable:
+        return "hook unavailable: " + ", ".join(verdict.unavailable)
+    return "overloaded: no capacity to call " + ", ".join(verdict.shed)

@@ -1,18 +1,25 @@
-"""Bearer JWT verification (RS256, `aud`, `exp`), as a dependency that yields the caller."""
+"""Bearer JWT verification (RS256, `aud`, `exp`): the token's claims as a `Caller`.
+
+No web framework here: the HTTP edge (`entrypoints/deps.py`) extracts the token and maps
+`UnauthenticatedError` to 401.
+"""
 
 import json
-from typing import Annotated, Any
+import time
+from typing import Any
 from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends, Request
 
 from contracts.identity import Caller
 from contracts.ids import OwnerId
-from todos.entrypoints.problems import ProblemError
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="todos-budget"'}
+VERIFIED_CACHE_SIZE = 4096
+
+
+class UnauthenticatedError(Exception):
+    """No usable bearer token: missing, expired, badly signed, or no key to check it."""
 
 
 class JwtVerifier:
@@ -20,6 +27,7 @@ class JwtVerifier:
 
     def __init__(self, key_material: str, audience: str) -> None:
         self._audience = audience
+        self._verified: dict[str, tuple[Caller, float]] = {}
         self._keys: dict[str | None, Any]
         if key_material.lstrip().startswith("{"):
             jwks = jwt.PyJWKSet.from_dict(json.loads(key_material))
@@ -28,7 +36,21 @@ class JwtVerifier:
             self._keys = {None: load_pem_public_key(key_material.encode())}
 
     def verify(self, token: str) -> Caller:
-        """The caller the token names, or a 401 problem."""
+        """The caller the token names, or `UnauthenticatedError`.
+
+        A token verified before is answered from a small cache until its `exp` (the same
+        bytes verify the same way): a client reuses its token for many requests.
+        """
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        caller, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # rare; simpler than LRU and bounded all the same
+        self._verified[token] = (caller, expires)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -43,8 +65,8 @@ class JwtVerifier:
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise jwt.InvalidTokenError("roles must be a list of strings")
         except (jwt.InvalidTokenError, ValueError) as exc:
-            raise _unauthorized(f"Invalid token: {exc}") from exc
-        return Caller(owner_id=owner_id, roles=frozenset(roles))
+            raise UnauthenticatedError(f"Invalid token: {exc}") from exc
+        return Caller(owner_id=owner_id, roles=frozenset(roles)), float(claims["exp"])
 
     def _key_for(self, token: str) -> Any:
         if None in self._keys:
@@ -53,20 +75,3 @@ class JwtVerifier:
         if kid not in self._keys:
             raise jwt.InvalidTokenError("unknown signing key")
         return self._keys[kid]
-
-
-async def current_caller(request: Request) -> Caller:
-    verifier: JwtVerifier | None = request.app.state.container.jwt_verifier
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Missing bearer token.")
-    if verifier is None:
-        raise _unauthorized("No public key is configured to verify tokens.")
-    return verifier.verify(token.strip())
-
-
-def _unauthorized(detail: str) -> ProblemError:
-    return ProblemError(401, "unauthorized", detail, headers=_CHALLENGE)
-
-
-CurrentCaller = Annotated[Caller, Depends(current_caller)]
