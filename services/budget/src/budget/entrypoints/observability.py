@@ -14,9 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.hooks import HOOK_PATH
-
 REQUEST_ID_HEADER = b"x-request-id"
+SLOW_REQUEST_SECONDS = 1.0
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -31,8 +30,8 @@ log = structlog.get_logger("http")
 
 
 class RequestContextMiddleware:
-    """Binds the request id, echoes it back, and records metrics and a log line per request;
-    a hook call that succeeded gets no log line (its metrics count it): it is the hot path."""
+    """Binds the request id, echoes it back, records metrics per request, and a log line for
+    server errors and slow answers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,14 +63,16 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            if status >= 400 or route != HOOK_PATH:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    route=route,
-                    status=status,
-                    ms=round(elapsed * 1000, 2),
-                )
+            # Not an access log on the hot path (as in todos): metrics count every request; the
+            # line is written for server errors and slow answers (every request at DEBUG).
+            emit = log.info if status >= 500 or elapsed >= SLOW_REQUEST_SECONDS else log.debug
+            emit(
+                "request",
+                method=scope["method"],
+                route=route,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
             structlog.contextvars.clear_contextvars()
 
 
