@@ -8,6 +8,7 @@ from typing import TypeVar
 import structlog
 from prometheus_client import start_http_server
 
+from budget import tracing
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.db import make_engine
@@ -41,7 +42,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     async def apply(parsed: ParsedEvent) -> Outcome:
         return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
 
-    consumer = EventConsumer(apply, max_backoff=max_backoff)
+    consumer = EventConsumer(tracing.traced_apply(apply), max_backoff=max_backoff)
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -55,6 +56,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     finally:
         await consumer.stop()
         await container.aclose()
+        tracing.shutdown()
         log.info("stopped")
 
 
@@ -73,6 +75,7 @@ async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("budget-consumer")
     if settings.consumer_metrics_port:
         start_http_server(settings.consumer_metrics_port, addr=settings.host)
     asyncio.run(_main(settings))

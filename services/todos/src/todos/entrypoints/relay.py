@@ -7,6 +7,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import start_http_server
 
+from todos import tracing
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.db import make_engine
 from todos.adapters.publisher import AmqpPublisher
@@ -27,7 +28,7 @@ async def serve(settings: Settings) -> None:
     )
     relay = OutboxRelay(
         engine,
-        publisher.publish,
+        tracing.traced_publish(publisher.publish),
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
         metrics_interval=settings.relay_metrics_interval,
@@ -47,12 +48,14 @@ async def serve(settings: Settings) -> None:
         declare.cancel()
         await broker.close()
         await engine.dispose()
+        tracing.shutdown()
         log.info("relay_stopped")
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("todos-relay")
     if settings.relay_metrics_port:
         start_http_server(settings.relay_metrics_port, addr=settings.host)
     asyncio.run(serve(settings))
