@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
-.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
+.PHONY: help install infra lint format schemas openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short
 
 help: ## list the targets
@@ -32,6 +32,9 @@ format: install ## apply ruff's fixes and formatting
 
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
+
+openapi: install ## regenerate services/*/openapi.json (refuses breaking changes)
+	$(RUN) python deploy/validate/openapi_check.py write $(OPENAPI_ARGS)
 
 test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 

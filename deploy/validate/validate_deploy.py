@@ -13,6 +13,7 @@ from pathlib import Path
 
 import compose_check
 import k8s_check
+import openapi_check
 import ops_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,14 @@ def check_copy(original: Path, copy: Path) -> str:
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(original, copy)
     return f"refreshed {copy.relative_to(ROOT)} from {original.relative_to(ROOT)}: commit it"
+
+
+def _openapi_current(service: str) -> str:
+    """The committed OpenAPI document is the one the code serves."""
+    path = openapi_check.committed_path(service)
+    if path.read_text() != openapi_check.render(openapi_check.generate(service)):
+        raise ops_check.OpsError(f"{path.relative_to(ROOT)} is stale: run `make openapi`")
+    return "matches the code"
 
 
 def main() -> int:
@@ -69,6 +78,8 @@ def main() -> int:
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),
     )
+    for service in openapi_check.SERVICES:
+        run(f"services/{service}/openapi.json", functools.partial(_openapi_current, service))
     for overlay in OVERLAYS:
         run(str(overlay.relative_to(ROOT)), functools.partial(k8s_check.check, overlay))
     return 1 if failures else 0
