@@ -13,7 +13,6 @@ with the types it receives. `make validate` checks it against the AsyncAPI 3.0 J
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from contracts.envelope import CONTENT_TYPE, EXCHANGE
@@ -100,7 +99,9 @@ def document() -> dict[str, Any]:
             "title": f"{EXCHANGE} / {event_type}",
             "description": f"Routing key `{event_type}` on the `{EXCHANGE}` topic exchange.",
             "messages": {key: {"$ref": f"#/components/messages/{key}"}},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": AMQP}},
+            "bindings": {
+                "amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": AMQP}
+            },
         }
         operations[f"publish{key}"] = {
             "action": "send",
@@ -108,9 +109,7 @@ def document() -> dict[str, Any]:
             "summary": "From the transactional outbox, by todos-relay, with publisher confirms.",
             "channel": {"$ref": f"#/channels/{key}"},
             "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
-            "bindings": {
-                "amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": AMQP}
-            },
+            "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": AMQP}},
         }
     received = [t for t in BUDGET_RECEIVES if t in EVENT_TYPES]
     channels["budgetQueue"] = {

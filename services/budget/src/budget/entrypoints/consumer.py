@@ -12,10 +12,12 @@ from budget import tracing
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.db import make_engine
+from budget.adapters.dead_letters import watch_depth
 from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
+from budget.metrics import observe_lag
 from budget.service_layer.events import Outcome, handle_event
 from contracts.envelope import ParsedEvent
 
@@ -42,7 +44,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     async def apply(parsed: ParsedEvent) -> Outcome:
         return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
 
-    consumer = EventConsumer(tracing.traced_apply(apply), max_backoff=max_backoff)
+    consumer = EventConsumer(tracing.traced_apply(observe_lag(apply)), max_backoff=max_backoff)
+    dlq_depth: asyncio.Task[None] | None = None
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -51,9 +54,12 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         channel = await connection.channel()
         queue = await topology_of(settings).declare(connection, channel)
         await consumer.start(channel, queue, settings.consumer_prefetch)
+        dlq_depth = asyncio.create_task(watch_depth(connection, topology_of(settings), 5.0))
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()
     finally:
+        if dlq_depth is not None:
+            dlq_depth.cancel()
         await consumer.stop()
         await container.aclose()
         tracing.shutdown()

@@ -12,6 +12,7 @@ from todos.entrypoints import health, tasks
 from todos.entrypoints.observability import RequestContextMiddleware, configure_logging
 from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
+from todos.metrics import watch_breakers
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         resources = container or bootstrap(settings)
         app.state.container = resources  # no broker connection: the API does not publish
         tracing.instrument_http_client(resources.http_client)
+        watch_breakers(getattr(resources.hooks, "breakers", {}))
         try:
             yield
         finally:
