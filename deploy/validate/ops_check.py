@@ -101,3 +101,20 @@ def check_alerts(path: Path, sources: list[Path]) -> str:
     if problems:
         raise OpsError(f"{path.name}: " + "; ".join(problems))
     return f"{len(rules)} alert rules use known metrics"
+
+
+def check_asyncapi(document: Path, schema: Path) -> str:
+    """The AsyncAPI document is valid against the AsyncAPI 3.0 JSON Schema (vendored, offline)."""
+    import jsonschema
+
+    spec = json.loads(schema.read_text())
+    try:
+        doc = json.loads(document.read_text())
+    except (OSError, ValueError) as e:
+        raise OpsError(f"{document.name}: {e}") from e
+    validator = jsonschema.validators.validator_for(spec)(spec)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(root)"
+        raise OpsError(f"{document.name}: {len(errors)} error(s); first at {where}")
+    return f"valid AsyncAPI {doc['asyncapi']}: {len(doc['channels'])} channels"

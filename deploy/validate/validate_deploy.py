@@ -24,6 +24,9 @@ TOPOLOGY = ROOT / "deploy/rabbitmq/topology.json"
 TOPOLOGY_COPY = ROOT / "deploy/k8s/base/rabbitmq/topology.json"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 METRIC_SOURCES = sorted(ROOT.glob("services/*/src/*/metrics.py"))
+ASYNCAPI = ROOT / "contracts/asyncapi.json"
+# From the npm package @asyncapi/specs (schemas/3.0.0.json), so the check runs offline.
+ASYNCAPI_SCHEMA = ROOT / "deploy/validate/asyncapi-3.0.0.schema.json"
 OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
 
 
@@ -77,6 +80,10 @@ def main() -> int:
     run(
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),
+    )
+    run(
+        "contracts/asyncapi.json",
+        functools.partial(ops_check.check_asyncapi, ASYNCAPI, ASYNCAPI_SCHEMA),
     )
     for service in openapi_check.SERVICES:
         run(f"services/{service}/openapi.json", functools.partial(_openapi_current, service))
