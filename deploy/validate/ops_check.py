@@ -118,3 +118,27 @@ def check_asyncapi(document: Path, schema: Path) -> str:
         where = "/".join(map(str, errors[0].absolute_path)) or "(root)"
         raise OpsError(f"{document.name}: {len(errors)} error(s); first at {where}")
     return f"valid AsyncAPI {doc['asyncapi']}: {len(doc['channels'])} channels"
+
+
+def check_dashboard(path: Path, sources: list[Path]) -> str:
+    """Every panel queries only metrics some service defines."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise OpsError(f"{path.name}: {e}") from e
+    code = "\n".join(p.read_text() for p in sources)
+    problems = []
+    panels = doc.get("panels", [])
+    for panel in panels:
+        for target in panel.get("targets", []):
+            for metric in _METRIC.findall(target.get("expr", "")):
+                base = re.sub(r"_(total|bucket|sum|count)$", "", metric)
+                if f'"{metric}"' not in code and f'"{base}"' not in code:
+                    problems.append(
+                        f"{panel.get('title')}: metric {metric} is defined by no service"
+                    )
+    if not panels:
+        problems.append("no panels")
+    if problems:
+        raise OpsError(f"{path.name}: " + "; ".join(problems))
+    return f"{len(panels)} panels use known metrics"

@@ -24,6 +24,7 @@ TOPOLOGY = ROOT / "deploy/rabbitmq/topology.json"
 TOPOLOGY_COPY = ROOT / "deploy/k8s/base/rabbitmq/topology.json"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 METRIC_SOURCES = sorted(ROOT.glob("services/*/src/*/metrics.py"))
+DASHBOARD = ROOT / "deploy/grafana/dashboards/todos-budget.json"
 ASYNCAPI = ROOT / "contracts/asyncapi.json"
 # From the npm package @asyncapi/specs (schemas/3.0.0.json), so the check runs offline.
 ASYNCAPI_SCHEMA = ROOT / "deploy/validate/asyncapi-3.0.0.schema.json"
@@ -80,6 +81,10 @@ def main() -> int:
     run(
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),
+    )
+    run(
+        "deploy/grafana/dashboards/todos-budget.json",
+        functools.partial(ops_check.check_dashboard, DASHBOARD, METRIC_SOURCES),
     )
     run(
         "contracts/asyncapi.json",
