@@ -92,18 +92,20 @@ def instrument_app(app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
 
 
-def traced_apply(apply: Apply[T]) -> Apply[T]:
-    """`apply` inside a span of the event; `apply` itself when tracing is off."""
-    if not _enabled or _tracer is None:
+def traced_apply(apply: Apply[T], tracer: trace.Tracer | None = None) -> Apply[T]:
+    """`apply` inside a span of the event; `apply` itself when tracing is off (tests pass their
+    own `tracer`)."""
+    tracer = tracer or _tracer
+    if tracer is None:
         return apply
-    tracer = _tracer
+    traced_with = tracer
 
     async def traced(parsed: ParsedEvent) -> T:
         envelope = parsed.envelope
         parent = None
         if not trace.get_current_span().get_span_context().is_valid and envelope.traceparent:
             parent = propagate.extract({"traceparent": envelope.traceparent})
-        with tracer.start_as_current_span(
+        with traced_with.start_as_current_span(
             f"apply {envelope.type}",
             context=parent,
             kind=trace.SpanKind.INTERNAL,

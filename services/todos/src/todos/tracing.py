@@ -101,22 +101,26 @@ def instrument_http_client(client: httpx.AsyncClient | None) -> None:
 
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, to store with the outbox row; None when off."""
-    if not _enabled:
-        return None
+    return _traceparent() if _enabled else None
+
+
+def _traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
 
 
-def traced_publish(publish: Publish) -> Publish:
-    """`publish` inside a span continuing the row's trace; `publish` itself when tracing is off.
+def traced_publish(publish: Publish, tracer: trace.Tracer | None = None) -> Publish:
+    """`publish` inside a span continuing the row's trace; `publish` itself when tracing is off
+    (tests pass their own `tracer`).
 
     The published envelope's `traceparent` extension names that span, and the aio-pika
     instrumentation (a producer span below it) puts the same trace in the AMQP headers.
     """
-    if not _enabled or _tracer is None:
+    tracer = tracer or _tracer
+    if tracer is None:
         return publish
-    tracer = _tracer
+    traced_with = tracer
 
     async def traced(envelope: CloudEvent) -> None:
         parent = (
@@ -124,7 +128,7 @@ def traced_publish(publish: Publish) -> Publish:
             if envelope.traceparent
             else None
         )
-        with tracer.start_as_current_span(
+        with traced_with.start_as_current_span(
             f"outbox relay {envelope.type}",
             context=parent,
             kind=trace.SpanKind.INTERNAL,
@@ -135,7 +139,7 @@ def traced_publish(publish: Publish) -> Publish:
                 "cloudevents.event_type": envelope.type,
             },
         ):
-            await publish(envelope.model_copy(update={"traceparent": current_traceparent()}))
+            await publish(envelope.model_copy(update={"traceparent": _traceparent()}))
 
     return traced
 
