@@ -22,7 +22,7 @@ import httpx
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "deploy/grafana/dashboards/todos-budget.json"
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
-W, H = 560, 170  # one panel's plot, in px (12 grid columns wide)
+PAGE, GAP, H = 1160, 8, 170  # page width, gap between panels, plot height (px)
 
 
 def _legend(template: str, labels: dict[str, str]) -> str:
@@ -83,7 +83,7 @@ def render(dashboard: dict[str, Any], prometheus: str, minutes: float) -> str:
             for item in query(prometheus, target["expr"], start, end, step):
                 pts = [(float(t), float(v)) for t, v in item["values"]]
                 series.append((_legend(target.get("legendFormat", ""), item["metric"]), pts))
-        width = int(W * panel["gridPos"]["w"] / 12)
+        width = int(PAGE * panel["gridPos"]["w"] / 24) - GAP - 14  # 24 grid columns per row
         unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
         legend = "".join(
             f'<span style="color:{PALETTE[i % len(PALETTE)]}">&#9632;</span> {html.escape(name)} '
@@ -96,9 +96,9 @@ def render(dashboard: dict[str, Any], prometheus: str, minutes: float) -> str:
         )
     return f"""<!doctype html><meta charset="utf-8"><title>{html.escape(dashboard["title"])}</title>
 <style>
-body{{font:12px system-ui,sans-serif;background:#111217;color:#ccc;margin:12px}}
+body{{font:12px system-ui,sans-serif;background:#111217;color:#ccc;margin:12px;width:{PAGE}px}}
 h1{{font-size:16px;margin:0 0 8px;color:#eee}} .sub{{color:#888;margin-bottom:10px}}
-.grid{{display:flex;flex-wrap:wrap;gap:8px}}
+.grid{{display:flex;flex-wrap:wrap;gap:{GAP}px}}
 .panel{{background:#181b1f;border:1px solid #2a2d33;border-radius:4px;padding:6px}}
 .title{{color:#eee;font-weight:600;margin-bottom:2px}} .legend{{color:#aaa;font-size:11px}}
 </style>
