@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from aio_pika import DeliveryMode, Message
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from budget.adapters.topology import Topology
 from budget.metrics import DLQ_DEPTH
@@ -107,9 +107,7 @@ def _copy(message: AbstractIncomingMessage) -> Message:
     )
 
 
-async def watch_depth(
-    connection: AbstractRobustConnection, topology: Topology, every: float
-) -> None:
+async def watch_depth(connection: AbstractConnection, topology: Topology, every: float) -> None:
     """Set `budget_dlq_messages` from a passive declare of the DLQ, every `every` seconds."""
     while True:
         try:
