@@ -89,7 +89,9 @@ def instrument_app(app: FastAPI) -> None:
     if _enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
+        )
 
 
 def traced_apply(apply: Apply[T], tracer: trace.Tracer | None = None) -> Apply[T]:

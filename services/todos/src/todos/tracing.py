@@ -88,7 +88,9 @@ def instrument_app(app: FastAPI) -> None:
     if _enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
+        )
 
 
 def instrument_http_client(client: httpx.AsyncClient | None) -> None:
