@@ -8,13 +8,16 @@ from typing import TypeVar
 import structlog
 from prometheus_client import start_http_server
 
+from budget import tracing
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.db import make_engine
+from budget.adapters.dead_letters import watch_depth
 from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
+from budget.metrics import observe_lag
 from budget.service_layer.events import Outcome, handle_event
 from contracts.envelope import ParsedEvent
 
@@ -41,7 +44,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     async def apply(parsed: ParsedEvent) -> Outcome:
         return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
 
-    consumer = EventConsumer(apply, max_backoff=max_backoff)
+    consumer = EventConsumer(tracing.traced_apply(observe_lag(apply)), max_backoff=max_backoff)
+    dlq_depth: asyncio.Task[None] | None = None
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -50,11 +54,15 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         channel = await connection.channel()
         queue = await topology_of(settings).declare(connection, channel)
         await consumer.start(channel, queue, settings.consumer_prefetch)
+        dlq_depth = asyncio.create_task(watch_depth(connection, topology_of(settings), 5.0))
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()
     finally:
+        if dlq_depth is not None:
+            dlq_depth.cancel()
         await consumer.stop()
         await container.aclose()
+        tracing.shutdown()
         log.info("stopped")
 
 
@@ -73,6 +81,7 @@ async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("budget-consumer")
     if settings.consumer_metrics_port:
         start_http_server(settings.consumer_metrics_port, addr=settings.host)
     asyncio.run(_main(settings))

@@ -7,16 +7,31 @@ from pydantic import ValidationError
 
 from budget.bootstrap import Container
 from budget.entrypoints.deps import container
+from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.metrics import HOOK_DECISIONS, HOOK_LATENCY
 from budget.service_layer.hook import before_complete_task
 from contracts.hooks import HOOK_PATH, Allow, BeforeCompleteTask, Veto
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["hooks"])
 
 
-@router.post(HOOK_PATH)
+@router.post(
+    HOOK_PATH,
+    summary="todos.before_complete_task: veto, or hold the task's cost and allow",
+    description="Called by todos-service before it completes a task (SPEC section 6), signed "
+    "with `X-Hook-Signature`. Not routed by the gateway.",
+    responses=problems(401, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BeforeCompleteTask"}}
+            },
+        }
+    },
+)
 async def before_complete(request: Request) -> Allow | Veto:
     started = time.perf_counter()
     resources = container(request)
