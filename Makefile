@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
-.PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
+.PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short
 
 help: ## list the targets
@@ -32,6 +32,20 @@ format: install ## apply ruff's fixes and formatting
 
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
+
+asyncapi: install ## regenerate contracts/asyncapi.json from contracts/schemas
+	$(RUN) python -m contracts.asyncapi
+
+# The AsyncAPI CLI and HTML template, pinned in docs/tools/package-lock.json (needs node + npm).
+DOCS_TOOLS := docs/tools/node_modules/.bin
+docs: ## render contracts/asyncapi.json to docs/asyncapi/index.html (AsyncAPI CLI from npm)
+	@test -x $(DOCS_TOOLS)/asyncapi || PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix docs/tools --no-audit --no-fund
+	$(DOCS_TOOLS)/asyncapi validate contracts/asyncapi.json
+	$(DOCS_TOOLS)/asyncapi generate fromTemplate contracts/asyncapi.json \
+	  docs/tools/node_modules/@asyncapi/html-template -o docs/asyncapi --force-write -p singleFile=true
+
+openapi: install ## regenerate services/*/openapi.json (refuses breaking changes)
+	$(RUN) python deploy/validate/openapi_check.py write $(OPENAPI_ARGS)
 
 test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 

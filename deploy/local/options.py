@@ -35,6 +35,7 @@ class Options:
     verbose: bool
     extra_hooks: tuple[str, ...]
     warm_spares: bool
+    tracing: bool
 
     def ports(self) -> list[int]:
         """Every port this stack will listen on."""
@@ -79,6 +80,13 @@ def parse(argv: list[str] | None = None, description: str | None = None) -> Opti
         action="store_true",
         help="keep an imported spare of each service process to replace it when it dies "
         "(WARM_SPARES=true; costs one idle process each)",
+    )
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        default=env("TRACING") == "true",
+        help="export traces over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT "
+        "(default http://127.0.0.1:4318); off by default (TRACING=true)",
     )
     p.add_argument(
         "--extra-hook",

@@ -37,6 +37,19 @@ def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
         "LOG_JSON": "true" if o.json_logs else "false",
         "LOG_LEVEL": o.log_level,
         "PYTHONUNBUFFERED": "1",
+        **tracing_env(o),
+    }
+
+
+def tracing_env(o: Options) -> dict[str, str]:
+    """OTLP/HTTP to a local collector with `--tracing` (standard OTEL_* variables win); else off."""
+    if not o.tracing:
+        return {"OTEL_SDK_DISABLED": "true"}
+    env = os.environ.get
+    return {
+        "OTEL_SDK_DISABLED": "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     }
 
 
@@ -242,6 +255,9 @@ def _announce(sup: Supervisor, o: Options) -> None:
         "token        make token OWNER=$(python3 -c 'import uuid; print(uuid.uuid4())') [ADMIN=1]",
         "Ctrl-C stops everything.",
     ]
+    if o.tracing:
+        endpoint = tracing_env(o)["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        lines.insert(-1, f"tracing      OTLP/HTTP to {endpoint}")
     for line in lines:
         sup.say("stack", line, "1;32")
 

@@ -101,3 +101,44 @@ def check_alerts(path: Path, sources: list[Path]) -> str:
     if problems:
         raise OpsError(f"{path.name}: " + "; ".join(problems))
     return f"{len(rules)} alert rules use known metrics"
+
+
+def check_asyncapi(document: Path, schema: Path) -> str:
+    """The AsyncAPI document is valid against the AsyncAPI 3.0 JSON Schema (vendored, offline)."""
+    import jsonschema
+
+    spec = json.loads(schema.read_text())
+    try:
+        doc = json.loads(document.read_text())
+    except (OSError, ValueError) as e:
+        raise OpsError(f"{document.name}: {e}") from e
+    validator = jsonschema.validators.validator_for(spec)(spec)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(root)"
+        raise OpsError(f"{document.name}: {len(errors)} error(s); first at {where}")
+    return f"valid AsyncAPI {doc['asyncapi']}: {len(doc['channels'])} channels"
+
+
+def check_dashboard(path: Path, sources: list[Path]) -> str:
+    """Every panel queries only metrics some service defines."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise OpsError(f"{path.name}: {e}") from e
+    code = "\n".join(p.read_text() for p in sources)
+    problems = []
+    panels = doc.get("panels", [])
+    for panel in panels:
+        for target in panel.get("targets", []):
+            for metric in _METRIC.findall(target.get("expr", "")):
+                base = re.sub(r"_(total|bucket|sum|count)$", "", metric)
+                if f'"{metric}"' not in code and f'"{base}"' not in code:
+                    problems.append(
+                        f"{panel.get('title')}: metric {metric} is defined by no service"
+                    )
+    if not panels:
+        problems.append("no panels")
+    if problems:
+        raise OpsError(f"{path.name}: " + "; ".join(problems))
+    return f"{len(panels)} panels use known metrics"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import compose_check
 import k8s_check
+import openapi_check
 import ops_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,10 @@ TOPOLOGY = ROOT / "deploy/rabbitmq/topology.json"
 TOPOLOGY_COPY = ROOT / "deploy/k8s/base/rabbitmq/topology.json"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 METRIC_SOURCES = sorted(ROOT.glob("services/*/src/*/metrics.py"))
+DASHBOARD = ROOT / "deploy/grafana/dashboards/todos-budget.json"
+ASYNCAPI = ROOT / "contracts/asyncapi.json"
+# From the npm package @asyncapi/specs (schemas/3.0.0.json), so the check runs offline.
+ASYNCAPI_SCHEMA = ROOT / "deploy/validate/asyncapi-3.0.0.schema.json"
 OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
 
 
@@ -38,6 +43,14 @@ def check_copy(original: Path, copy: Path) -> str:
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(original, copy)
     return f"refreshed {copy.relative_to(ROOT)} from {original.relative_to(ROOT)}: commit it"
+
+
+def _openapi_current(service: str) -> str:
+    """The committed OpenAPI document is the one the code serves."""
+    path = openapi_check.committed_path(service)
+    if path.read_text() != openapi_check.render(openapi_check.generate(service)):
+        raise ops_check.OpsError(f"{path.relative_to(ROOT)} is stale: run `make openapi`")
+    return "matches the code"
 
 
 def main() -> int:
@@ -69,6 +82,16 @@ def main() -> int:
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),
     )
+    run(
+        "deploy/grafana/dashboards/todos-budget.json",
+        functools.partial(ops_check.check_dashboard, DASHBOARD, METRIC_SOURCES),
+    )
+    run(
+        "contracts/asyncapi.json",
+        functools.partial(ops_check.check_asyncapi, ASYNCAPI, ASYNCAPI_SCHEMA),
+    )
+    for service in openapi_check.SERVICES:
+        run(f"services/{service}/openapi.json", functools.partial(_openapi_current, service))
     for overlay in OVERLAYS:
         run(str(overlay.relative_to(ROOT)), functools.partial(k8s_check.check, overlay))
     return 1 if failures else 0

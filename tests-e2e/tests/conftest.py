@@ -45,9 +45,11 @@ def stack_config(name: str, base: int, replicas: int = 1) -> StackConfig:
     )
 
 
-def start_stack(config: StackConfig, tmp: Path) -> Iterator[RunningStack]:
+def start_stack(
+    config: StackConfig, tmp: Path, env: dict[str, str] | None = None
+) -> Iterator[RunningStack]:
     """Start, yield when ready, stop; then delete the broker objects it declared."""
-    running = RunningStack(config, tmp / "dev", tmp / f"{config.name}.log")
+    running = RunningStack(config, tmp / "dev", tmp / f"{config.name}.log", env)
     try:
         running.wait_ready()
         yield running

@@ -34,6 +34,7 @@ class StackConfig:
     rate_limit_owner: int = 100
     extra_hooks: tuple[str, ...] = ()
     warm_spares: bool = False
+    tracing: bool = False
 
     @property
     def gateway_url(self) -> str:
@@ -69,6 +70,7 @@ class StackConfig:
             "--dev-dir", str(dev_dir),
             *(arg for hook in self.extra_hooks for arg in ("--extra-hook", hook)),
             *(["--warm-spares"] if self.warm_spares else []),
+            *(["--tracing"] if self.tracing else []),
         ]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """`budget-dlq`: listing leaves the DLQ as it was; replaying applies a message once."""
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -7,6 +8,7 @@ import aio_pika
 import pytest
 from prometheus_client import REGISTRY
 
+from budget.adapters.dead_letters import watch_depth
 from budget.config import Settings
 from budget.entrypoints.dlq import main, run
 from contracts.envelope import build_envelope, to_amqp
@@ -87,3 +89,18 @@ def test_the_cli_reports_an_unreachable_broker(monkeypatch: pytest.MonkeyPatch) 
 def _duplicates() -> float:
     labels = {"type": "todos.task.completed.v1", "outcome": "duplicate"}
     return REGISTRY.get_sample_value("budget_events_consumed_total", labels) or 0.0
+
+
+async def test_the_dlq_depth_gauge_follows_the_queue(broker: Broker) -> None:
+    """`budget_dlq_messages` (what BudgetDlqNotEmpty alerts on) counts the dead letters."""
+    watcher = asyncio.create_task(watch_depth(broker.connection, broker.topology, 0.05))
+    try:
+        await _dead_letter(broker, b"garbage", "bad-depth", "todos.task.completed.v1")
+        await _dead_letter(broker, b"garbage", "bad-depth-2", "todos.task.completed.v1")
+
+        async def two() -> bool:
+            return REGISTRY.get_sample_value("budget_dlq_messages") == 2
+
+        await eventually(two)
+    finally:
+        watcher.cancel()

@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from todos import tracing
 from todos.adapters.broker import BrokerConnection
 from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.db import DriverPool, make_engine, tls_mode
@@ -146,7 +147,7 @@ def bootstrap_relay(settings: Settings, *, engine: AsyncEngine | None = None) ->
     )
     relay = OutboxRelay(
         engine,
-        publisher.publish,
+        tracing.traced_publish(publisher.publish),
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
         metrics_interval=settings.relay_metrics_interval,

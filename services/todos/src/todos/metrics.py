@@ -1,5 +1,8 @@
 """Prometheus metrics of todos-service's own work (HTTP metrics live with the middleware)."""
 
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
 
 HOOK_CALLS = Counter(
@@ -30,3 +33,24 @@ EVENTS_PARKED = Gauge(
 OUTBOX_PURGED = Counter(
     "todos_outbox_purged_rows_total", "Published outbox rows deleted after the retention"
 )
+HOOK_BREAKER_STATE = Gauge(
+    "todos_hook_breaker_state",
+    "Circuit breaker of each hook subscription: 0 closed, 1 half-open, 2 open (read on scrape)",
+    ["hook"],
+)
+_BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+
+class _Breaker(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+def watch_breakers(breakers: Mapping[str, _Breaker]) -> None:
+    """Export each breaker's state, read at scrape time (nothing on the hook's path)."""
+    for name, breaker in breakers.items():
+        HOOK_BREAKER_STATE.labels(name).set_function(_reader(breaker))
+
+
+def _reader(breaker: _Breaker) -> Callable[[], float]:
+    return lambda: _BREAKER_VALUES.get(str(breaker.state), -1.0)

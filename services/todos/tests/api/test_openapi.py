@@ -31,6 +31,19 @@ def test_route_problems_are_documented(app: FastAPI) -> None:
     assert {"400", "422"} <= paths["/api/todos/tasks"]["post"]["responses"].keys()
 
 
+def test_the_bearer_scheme_ids_and_examples_are_documented(app: FastAPI) -> None:
+    document = app.openapi()
+    assert document["components"]["securitySchemes"]["bearerAuth"]["bearerFormat"] == "JWT"
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert sorted(ids) == sorted(
+        ["create_task", "list_tasks", "get_task", "edit_task", "delete_task", "complete_task"]
+    )
+    create = document["paths"]["/api/todos/tasks"]["post"]
+    assert create["security"] == [{"bearerAuth": []}]
+    assert create["requestBody"]["content"]["application/json"]["example"]["title"]
+    assert "413" in create["responses"]
+
+
 async def test_a_405_lists_every_method_of_the_path(
     client: httpx.AsyncClient, keys: KeyPair
 ) -> None:

@@ -17,6 +17,7 @@ or a poison message) is requeued alone, so the delivery limit dead-letters only 
 """
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,9 @@ class _Delivery:
     parsed: ParsedEvent
     owner: Hashable
     settled: asyncio.Future[None] = field(default_factory=asyncio.Future)
+    # The context the delivery arrived in (its trace span, log bindings): its batch runs in the
+    # context of its first delivery.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class EventConsumer:
@@ -124,7 +128,7 @@ class EventConsumer:
             batch = self._take()
             if not batch:
                 return  # every waiting owner has a batch in flight; its end dispatches again
-            task = asyncio.create_task(self._run(batch))
+            task = asyncio.create_task(self._run(batch), context=batch[0].context)
             self._batches.add(task)
 
     def _take(self) -> list[_Delivery]:

@@ -6,15 +6,20 @@ confirms, and only then acks the dead letter: a crash in between duplicates, nev
 duplicates are harmless because the consumer is idempotent.
 """
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aio_pika import DeliveryMode, Message
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from budget.adapters.topology import Topology
+from budget.metrics import DLQ_DEPTH
 from contracts.envelope import InvalidEventError, parse_event
+
+log = structlog.get_logger(__name__)
 
 MAX_MESSAGES = 10_000
 
@@ -100,3 +105,19 @@ def _copy(message: AbstractIncomingMessage) -> Message:
         timestamp=message.timestamp,
         delivery_mode=DeliveryMode.PERSISTENT,
     )
+
+
+async def watch_depth(connection: AbstractConnection, topology: Topology, every: float) -> None:
+    """Set `budget_dlq_messages` from a passive declare of the DLQ, every `every` seconds."""
+    while True:
+        try:
+            channel = await connection.channel()
+            try:
+                dlq = await channel.declare_queue(topology.dead_letter_queue, passive=True)
+                DLQ_DEPTH.set(dlq.declaration_result.message_count or 0)
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+        except Exception as exc:  # a gauge must never stop the consumer
+            log.debug("dlq_depth_unknown", error=repr(exc))
+        await asyncio.sleep(every)

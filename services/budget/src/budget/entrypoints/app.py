@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from budget import tracing
 from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
@@ -17,6 +18,7 @@ from budget.logs import configure_logging
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("budget-api")  # no-op unless OTEL_EXPORTER_OTLP_*ENDPOINT is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             yield
         finally:
             await resources.aclose()
+            tracing.shutdown()
 
     app = FastAPI(
         title="budget-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
@@ -33,6 +36,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
+    tracing.instrument_app(app)
     app.include_router(hook_api.router)  # first: the hot path matches after one route
     app.include_router(health.router)
     app.include_router(ledger_api.router)

@@ -8,10 +8,13 @@ from typing import TypeVar
 import structlog
 from prometheus_client import start_http_server
 
+from budget import tracing
 from budget.adapters.consumer import EventConsumer
+from budget.adapters.dead_letters import watch_depth
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.logs import configure_logging
+from budget.metrics import observe_batch_lag
 from budget.service_layer.events import Outcome
 from contracts.envelope import ParsedEvent
 
@@ -30,12 +33,13 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         )
 
     consumer = EventConsumer(
-        apply,
+        tracing.traced_apply_batch(observe_batch_lag(apply)),
         max_batch=settings.consumer_batch,
         max_batches=settings.consumer_batches,
         linger=settings.consumer_linger,
         max_backoff=max_backoff,
     )
+    dlq_depth: asyncio.Task[None] | None = None
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -44,11 +48,15 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         channel = await connection.channel()
         queue = await container.topology.declare(connection, channel)
         await consumer.start(channel, queue, settings.consumer_prefetch)
+        dlq_depth = asyncio.create_task(watch_depth(connection, container.topology, 5.0))
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()
     finally:
+        if dlq_depth is not None:
+            dlq_depth.cancel()
         await consumer.stop()
         await container.aclose()
+        tracing.shutdown()
         log.info("stopped")
 
 
@@ -67,6 +75,7 @@ async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("budget-consumer")
     if settings.consumer_metrics_port:
         start_http_server(settings.consumer_metrics_port, addr=settings.host)
     asyncio.run(_main(settings))

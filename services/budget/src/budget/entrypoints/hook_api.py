@@ -7,12 +7,13 @@ from pydantic import ValidationError
 
 from budget.bootstrap import Container
 from budget.entrypoints.deps import container
+from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.metrics import HOOK_DECISIONS, HOOK_LATENCY
 from contracts.hooks import HOOK_PATH, Allow, BeforeCompleteTask, Veto
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["hooks"])
 
 JSON = "application/json"
 # The usual answer, serialised once: the route returns bytes, so FastAPI neither validates nor
@@ -20,7 +21,22 @@ JSON = "application/json"
 ALLOW = Allow().model_dump_json().encode()
 
 
-@router.post(HOOK_PATH, response_model=None)
+@router.post(
+    HOOK_PATH,
+    response_model=Allow | Veto,  # documented; the route answers the serialised bytes itself
+    summary="todos.before_complete_task: veto, or hold the task's cost and allow",
+    description="Called by todos-service before it completes a task (SPEC section 6), signed "
+    "with `X-Hook-Signature`. Not routed by the gateway.",
+    responses=problems(401, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BeforeCompleteTask"}}
+            },
+        }
+    },
+)
 async def before_complete(request: Request) -> Response:
     started = time.perf_counter()
     resources = container(request)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.envelope import CloudEvent, build_envelope
 from contracts.events import IntegrationEvent
 from todos.adapters.tables import outbox
+from todos.tracing import current_traceparent
 
 NOTIFY_CHANNEL = "todos_outbox"
 MAX_ERROR_LENGTH = 1000
@@ -28,12 +29,13 @@ def outbox_envelope(event: IntegrationEvent, *, correlation_id: str | None) -> C
 
 
 # The one place that says what an outbox row holds: its columns as the single-statement paths
-# write them (name -> SQL type) and `outbox_row` below. A new column (e.g. `traceparent`)
-# is added to both; every writer (the unit of work, `adapters/completions.py`) follows.
+# write them (name -> SQL type) and `outbox_row` below. A new column is added to both; every
+# writer (the unit of work, `adapters/completions.py`) follows.
 OUTBOX_INSERT_COLUMNS: dict[str, str] = {
     "event_id": "uuid",
     "event_type": "text",
     "envelope": "jsonb",
+    "traceparent": "text",
 }
 
 
@@ -44,6 +46,7 @@ def outbox_row(event: IntegrationEvent, *, correlation_id: str | None) -> dict[s
         "event_id": envelope.id,
         "event_type": envelope.type,
         "envelope": envelope.model_dump(mode="json", exclude_none=True),
+        "traceparent": current_traceparent(),
     }
 
 
@@ -68,7 +71,7 @@ class PendingRow:
 async def claim(conn: AsyncConnection, limit: int) -> list[PendingRow]:
     """Lock up to `limit` unsent rows in id order; rows another relay holds are skipped."""
     query = (
-        select(outbox.c.id, outbox.c.envelope)
+        select(outbox.c.id, outbox.c.envelope, outbox.c.traceparent)
         .where(
             outbox.c.published_at.is_(None),
             or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= func.now()),
@@ -78,7 +81,14 @@ async def claim(conn: AsyncConnection, limit: int) -> list[PendingRow]:
         .with_for_update(skip_locked=True)
     )
     result = await conn.execute(query)
-    return [PendingRow(row.id, CloudEvent.model_validate(row.envelope)) for row in result]
+    return [PendingRow(row.id, _envelope(row.envelope, row.traceparent)) for row in result]
+
+
+def _envelope(stored: dict[str, Any], traceparent: str | None) -> CloudEvent:
+    """The stored envelope, carrying its writer's trace (CloudEvents `traceparent`) if any."""
+    if traceparent and "traceparent" not in stored:
+        stored = {**stored, "traceparent": traceparent}
+    return CloudEvent.model_validate(stored)
 
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:

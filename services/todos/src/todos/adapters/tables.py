@@ -46,6 +46,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),
     Column("next_attempt_at", DateTime(timezone=True)),
+    Column("traceparent", String(55)),  # W3C trace context of the writer; NULL without tracing
     Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
     Index(
         "ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")

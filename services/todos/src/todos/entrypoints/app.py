@@ -5,27 +5,32 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from todos import tracing
 from todos.bootstrap import Container, bootstrap
 from todos.config import Settings
 from todos.entrypoints import health, tasks
 from todos.entrypoints.observability import RequestContextMiddleware
 from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
+from todos.metrics import watch_breakers
 from todos.observability import configure_logging
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("todos-api")  # no-op unless OTEL_EXPORTER_OTLP_*ENDPOINT is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = container or bootstrap(settings)
         app.state.container = resources  # no broker connection: the API does not publish
+        watch_breakers(getattr(resources.hooks, "breakers", {}))
         try:
             yield
         finally:
             await resources.aclose()
+            tracing.shutdown()
 
     app = FastAPI(
         title="todos-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
@@ -34,6 +39,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_openapi(app)
     tasks.install_task_errors(app)
     app.add_middleware(RequestContextMiddleware)
+    tracing.instrument_app(app)
     app.include_router(health.router)
     app.include_router(tasks.router)
     return app

@@ -6,6 +6,7 @@ import signal
 import structlog
 from prometheus_client import start_http_server
 
+from todos import tracing
 from todos.bootstrap import bootstrap_relay
 from todos.config import Settings
 from todos.observability import configure_logging
@@ -29,12 +30,14 @@ async def serve(settings: Settings) -> None:
     finally:
         declare.cancel()
         await resources.aclose()
+        tracing.shutdown()
         log.info("relay_stopped")
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    tracing.configure("todos-relay")
     if settings.relay_metrics_port:
         start_http_server(settings.relay_metrics_port, addr=settings.host)
     asyncio.run(serve(settings))

@@ -1,0 +1,180 @@
+"""OpenTelemetry tracing: off (nothing loaded, nothing patched) unless an OTLP endpoint is set.
+
+On when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (and
+neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`); every other knob is a
+standard `OTEL_*` variable read by the SDK (sampler, batch delays, headers, service name).
+
+The spans come from the maintained instrumentations: FastAPI (server), aiohttp (the hook call;
+httpx where a test hands in its client), asyncpg (queries) and aio-pika (publish). The only
+spans made here are the glue of the outbox: the API stores the W3C `traceparent` of the request
+in the outbox row (`current_traceparent`), and the relay publishes each row inside a span that
+continues that trace (`traced_publish`), so the CloudEvents `traceparent` extension and the AMQP
+header (set by the aio-pika instrumentation) carry the trace on to budget's consumer.
+"""
+
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import TraceState
+
+from contracts.envelope import CloudEvent
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+_enabled = False
+_tracer: trace.Tracer | None = None
+
+Publish = Callable[[CloudEvent], Awaitable[None]]
+# Health probes and scrapes would be most of the spans and tell nothing.
+EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+
+
+def wanted(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the environment asks for tracing (an OTLP endpoint, not switched off)."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def configure(service_name: str) -> bool:
+    """Set up the SDK and the library instrumentations once per process, if wanted."""
+    global _enabled, _tracer
+    if _enabled or not wanted():
+        return _enabled
+    # Imported here: a process without tracing never loads the SDK or patches a library.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    name = os.environ.get("OTEL_SERVICE_NAME") or service_name
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": name}), sampler=_no_orphan_queries()
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    AioPikaInstrumentor().instrument()
+    # The hook client: aiohttp in the service, httpx where a test hands one in.
+    AioHttpClientInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+    _tracer = trace.get_tracer("todos")
+    _enabled = True
+    return True
+
+
+def shutdown() -> None:
+    """Export what is still buffered (at process exit)."""
+    provider = trace.get_tracer_provider()
+    if _enabled and hasattr(provider, "shutdown"):
+        provider.shutdown()
+
+
+def instrument_app(app: FastAPI) -> None:
+    """Server spans for every route but the probes; continues an incoming `traceparent`."""
+    if _enabled:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
+        )
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, to store with the outbox row; None when off."""
+    return _traceparent() if _enabled else None
+
+
+def _traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def traced_publish(publish: Publish, tracer: trace.Tracer | None = None) -> Publish:
+    """`publish` inside a span continuing the row's trace; `publish` itself when tracing is off
+    (tests pass their own `tracer`).
+
+    The published envelope's `traceparent` extension names that span, and the aio-pika
+    instrumentation (a producer span below it) puts the same trace in the AMQP headers.
+    """
+    tracer = tracer or _tracer
+    if tracer is None:
+        return publish
+    traced_with = tracer
+
+    async def traced(envelope: CloudEvent) -> None:
+        parent = (
+            propagate.extract({"traceparent": envelope.traceparent})
+            if envelope.traceparent
+            else None
+        )
+        with traced_with.start_as_current_span(
+            f"outbox relay {envelope.type}",
+            context=parent,
+            kind=trace.SpanKind.INTERNAL,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.message.id": str(envelope.id),
+                "cloudevents.event_id": str(envelope.id),
+                "cloudevents.event_type": envelope.type,
+            },
+        ):
+            await publish(envelope.model_copy(update={"traceparent": _traceparent()}))
+
+    return traced
+
+
+def _no_orphan_queries() -> "Sampler":
+    """`OTEL_TRACES_SAMPLER` (parent-based, always on by default), except that a query outside
+    any request or publish (the relay's polls and gauges, LISTEN, probes) starts no trace."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        _get_from_env_or_default,
+    )
+    from opentelemetry.trace import Link, SpanKind
+    from opentelemetry.util.types import Attributes
+
+    configured = _get_from_env_or_default()
+
+    class NoOrphanQueries(Sampler):
+        def should_sample(
+            self,
+            parent_context: Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Attributes = None,
+            links: Sequence[Link] | None = None,
+            trace_state: TraceState | None = None,
+        ) -> SamplingResult:
+            if attributes and ("db.system" in attributes or "db.system.name" in attributes):
+                return SamplingResult(Decision.DROP)
+            return configured.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoOrphanQueries({configured.get_description()})"
+
+    return ParentBased(root=NoOrphanQueries())
