@@ -63,8 +63,36 @@ def _overlay(
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_our_overlays_render_and_validate(overlay):
-    summary = k8s_check.check(ROOT / "deploy/k8s/overlays" / overlay)
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        summary = k8s_check.check(k8s / "overlays" / overlay)
     assert "resources valid" in summary
+
+
+def test_generated_secrets_reach_the_workloads_under_their_hashed_names():
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / "overlays/prod")
+    secrets = {r["metadata"]["name"] for r in resources if r["kind"] == "Secret"}
+    assert any(name.startswith("todos-secrets-") for name in secrets), secrets
+    assert not list(k8s_check.reference_errors(resources))
+
+
+def test_an_overlay_whose_secret_holds_a_placeholder_fails(tmp_path):
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        env = k8s / "base/secrets/todos.env"
+        env.write_text(env.read_text().replace("@postgres", "CHANGE-ME@postgres", 1))
+        with pytest.raises(k8s_check.ManifestError, match="todos-secrets-.*DATABASE_URL holds a"):
+            k8s_check.check(k8s / "overlays/prod")
+
+
+@pytest.mark.parametrize("value", ["CHANGE-ME-hook-secret", "amqp://guest:guest@rabbitmq:5672/"])
+def test_a_secret_with_a_placeholder_fails(tmp_path, value):
+    overlay = _overlay(tmp_path)
+    manifest = overlay / "demo.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("stringData: {A: b}", f"stringData: {{A: '{value}'}}")
+    )
+    with pytest.raises(k8s_check.ManifestError, match="Secret/demo: A holds a placeholder"):
+        k8s_check.check(overlay)
 
 
 def test_a_correct_manifest_passes(tmp_path):
