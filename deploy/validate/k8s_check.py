@@ -195,7 +195,8 @@ def staged(k8s_dir: Path) -> Iterator[Path]:
     else freshly generated ones (make_secrets.py with a throwaway key): a fresh clone renders.
     """
     spec = importlib.util.spec_from_file_location("make_secrets", k8s_dir / "make_secrets.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     make_secrets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_secrets)
     with tempfile.TemporaryDirectory(prefix="k8s-validate-") as tmp:

@@ -80,7 +80,7 @@ def test_an_overlay_whose_secret_holds_a_placeholder_fails(tmp_path):
     with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
         env = k8s / "base/secrets/todos.env"
         env.write_text(env.read_text().replace("@postgres", "CHANGE-ME@postgres", 1))
-        with pytest.raises(k8s_check.ManifestError, match="todos-secrets-.*DATABASE_URL holds a"):
+        with pytest.raises(k8s_check.ManifestError, match=r"todos-secrets-.*DATABASE_URL holds a"):
             k8s_check.check(k8s / "overlays/prod")
 
 
