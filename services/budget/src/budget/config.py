@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     consumer_prefetch: int = Field(default=32, ge=1, le=1000)
     # Port of the consumer's /metrics (Prometheus); 0 turns it off.
     consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # The worker writes it on every turn of its loop; `python -m budget.heartbeat` probes it.
+    heartbeat_file: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:

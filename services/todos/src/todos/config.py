@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Published rows are deleted this many seconds after publication (0: kept for ever).
     relay_retention: float = Field(default=86400.0, ge=0)
     relay_purge_interval: float = Field(default=60.0, gt=0)
+    # The worker writes it on every turn of its loop; `python -m todos.heartbeat` probes it.
+    heartbeat_file: str | None = None
 
     # The breaker opens on mostly-failing calls; it probes again after a cool-down that starts
     # at `first_reset` and doubles per failed probe up to `reset` (see circuit_breaker).

@@ -15,6 +15,7 @@ from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
+from budget.heartbeat import Heartbeat
 from budget.service_layer.events import Outcome, handle_event
 from contracts.envelope import ParsedEvent
 
@@ -42,6 +43,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         return await handle_event(container.uow, container.clock, parsed.envelope.id, parsed.event)
 
     consumer = EventConsumer(apply, max_backoff=max_backoff)
+    beating = asyncio.create_task(_beat(Heartbeat(settings.heartbeat_file), container.broker))
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -53,9 +55,17 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         log.info("consuming", queue=settings.queue, prefetch=settings.consumer_prefetch)
         await stop.wait()
     finally:
+        beating.cancel()
         await consumer.stop()
         await container.aclose()
         log.info("stopped")
+
+
+async def _beat(heartbeat: Heartbeat, broker: BrokerConnection, every: float = 5.0) -> None:
+    """The consumer's heartbeat: the event loop turns, and whether the broker is connected."""
+    while True:
+        heartbeat.beat(broker="ok" if broker.is_connected else "down")
+        await asyncio.sleep(every)
 
 
 async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:

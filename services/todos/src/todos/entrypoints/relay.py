@@ -13,6 +13,7 @@ from todos.adapters.publisher import AmqpPublisher
 from todos.adapters.relay import OutboxRelay
 from todos.config import Settings
 from todos.entrypoints.observability import configure_logging
+from todos.heartbeat import Heartbeat
 
 log = structlog.get_logger("relay")
 
@@ -25,6 +26,7 @@ async def serve(settings: Settings) -> None:
     publisher = AmqpPublisher(
         broker, settings.events_exchange, timeout=settings.relay_publish_timeout
     )
+    heartbeat = Heartbeat(settings.heartbeat_file)
     relay = OutboxRelay(
         engine,
         publisher.publish,
@@ -34,6 +36,8 @@ async def serve(settings: Settings) -> None:
         parked_depth=publisher.parked_depth,
         retention=timedelta(seconds=settings.relay_retention) if settings.relay_retention else None,
         purge_interval=settings.relay_purge_interval,
+        # The relay's own probe reads the broker's state here (todos-api's never does).
+        on_iteration=lambda: heartbeat.beat(broker="ok" if broker.is_connected else "down"),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
