@@ -9,7 +9,7 @@ PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench test-faults test-faults-short
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -18,8 +18,15 @@ install: ## install the workspace (one lockfile) into .venv
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
 
-infra: ## make sure PostgreSQL and RabbitMQ run and the databases exist
+infra: ## make sure PostgreSQL and RabbitMQ run (installed when missing) and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
+
+doctor: ## check every prerequisite of make run/test/validate and say how to fix what is missing
+	@scripts/doctor.sh
+
+# scripts/infra.sh on a private password-only PostgreSQL cluster, and the launcher's URLs.
+test-scripts: install ## the infra script and the launcher's database URLs
+	$(PYTEST) scripts/tests
 
 lint: install ## ruff check, ruff format --check, mypy (strict)
 	$(RUN) ruff check .
@@ -33,7 +40,7 @@ format: install ## apply ruff's fixes and formatting
 schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
 	$(RUN) contracts-schemas
 
-test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
+test: install infra validate test-scripts test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O
