@@ -70,6 +70,12 @@ def main() -> int:
         "docker-compose.yml",
         lambda: compose_check.check(ROOT / "docker-compose.yml", ROOT / ".env.example"),
     )
+    run(
+        "docker-compose.yml + compose.override.yml",
+        lambda: compose_check.check(
+            ROOT / "docker-compose.yml", ROOT / ".env.example", (ROOT / "compose.override.yml",)
+        ),
+    )
     # The Secrets come from git-ignored files: the operator's when present, else generated ones.
     with k8s_check.staged(K8S) as staged:
         for overlay in OVERLAYS:
