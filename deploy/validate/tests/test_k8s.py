@@ -122,3 +122,27 @@ def test_a_service_selecting_no_pod_fails(tmp_path):
 def test_an_overlay_that_does_not_render_fails(tmp_path):
     with pytest.raises(k8s_check.ManifestError, match="kustomize failed"):
         k8s_check.check(_overlay(tmp_path, resources="[demo.yaml, missing.yaml]"))
+
+
+def test_prod_scales_workers_on_backlog_spreads_replicas_and_guards_the_gateway():
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / "overlays/prod")
+    by = {(r["kind"], r["metadata"]["name"]): r for r in resources}
+    assert ("PodDisruptionBudget", "gateway") in by
+    for worker, metric in (
+        ("todos-relay", "todos_outbox_unsent_rows"),
+        ("budget-consumer", "rabbitmq_detailed_queue_messages_ready"),
+    ):
+        hpa = by[("HorizontalPodAutoscaler", worker)]["spec"]
+        assert [m["external"]["metric"]["name"] for m in hpa["metrics"]] == [metric]
+        pod = by[("Deployment", worker)]["spec"]["template"]["spec"]
+        probe = pod["containers"][0]["livenessProbe"]["exec"]["command"]
+        assert probe[:3] == ["python", "-m", f"{worker.split('-')[0]}.heartbeat"]
+    for name in ("gateway", "todos-api", "budget-api", "todos-relay", "budget-consumer"):
+        spread = by[("Deployment", name)]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+        }
+    relay = by[("Deployment", "todos-relay")]["spec"]["template"]["spec"]["containers"][0]
+    assert "broker=ok" in relay["readinessProbe"]["exec"]["command"]
