@@ -8,6 +8,21 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
+# The tests log in as the project role that `make infra` makes (scripts/infra.sh), with its
+# password: no trust and no superuser needed. Your own TODOS_TEST_DATABASE_URL /
+# BUDGET_TEST_DATABASE_URL win; without the role (DATABASE_URL given), postgres as before.
+# Recursive on purpose: the password file is read when a recipe runs, after `infra` made it.
+DB_PASSWORD_FILE ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/todos-budget/db-password
+test_db_url = $(shell f='$(DB_PASSWORD_FILE)'; if [ -z "$${DATABASE_URL:-}$${PGUSER:-}$${PGPASSWORD:-}" ] && \
+  [ -s "$$f" ]; then echo "postgresql+asyncpg://todos_budget:$$(cat "$$f")@127.0.0.1:5432/$(1)"; \
+  else echo "postgresql+asyncpg://postgres@127.0.0.1:5432/$(1)"; fi)
+ifeq ($(origin TODOS_TEST_DATABASE_URL),undefined)
+export TODOS_TEST_DATABASE_URL = $(call test_db_url,todos_test)
+endif
+ifeq ($(origin BUDGET_TEST_DATABASE_URL),undefined)
+export BUDGET_TEST_DATABASE_URL = $(call test_db_url,budget_test)
+endif
+
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
 
