@@ -25,6 +25,7 @@ endif
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
+.PHONY: k8s-secrets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -79,6 +80,9 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(PYTEST) deploy/validate/tests
+
+k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
+	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"
 
 # --- the running system (deploy/local): the same launcher for `make run` and the e2e suite.
 STACK := $(RUN) python deploy/local/stack.py
