@@ -8,8 +8,24 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
+# The tests log in as the project role that `make infra` makes (scripts/infra.sh), with its
+# password: no trust and no superuser needed. Your own TODOS_TEST_DATABASE_URL /
+# BUDGET_TEST_DATABASE_URL win; without the role (DATABASE_URL given), postgres as before.
+# Recursive on purpose: the password file is read when a recipe runs, after `infra` made it.
+DB_PASSWORD_FILE ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/todos-budget/db-password
+test_db_url = $(shell f='$(DB_PASSWORD_FILE)'; if [ -z "$${DATABASE_URL:-}$${PGUSER:-}$${PGPASSWORD:-}" ] && \
+  [ -s "$$f" ]; then echo "postgresql+asyncpg://todos_budget:$$(cat "$$f")@127.0.0.1:5432/$(1)"; \
+  else echo "postgresql+asyncpg://postgres@127.0.0.1:5432/$(1)"; fi)
+ifeq ($(origin TODOS_TEST_DATABASE_URL),undefined)
+export TODOS_TEST_DATABASE_URL = $(call test_db_url,todos_test)
+endif
+ifeq ($(origin BUDGET_TEST_DATABASE_URL),undefined)
+export BUDGET_TEST_DATABASE_URL = $(call test_db_url,budget_test)
+endif
+
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench test-faults test-faults-short
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
+.PHONY: k8s-secrets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -18,8 +34,15 @@ install: ## install the workspace (one lockfile) into .venv
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
 
-infra: ## make sure PostgreSQL and RabbitMQ run and the databases exist
+infra: ## make sure PostgreSQL and RabbitMQ run (installed when missing) and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
+
+doctor: ## check every prerequisite of make run/test/validate and say how to fix what is missing
+	@scripts/doctor.sh
+
+# scripts/infra.sh on a private password-only PostgreSQL cluster, and the launcher's URLs.
+test-scripts: install ## the infra script and the launcher's database URLs
+	$(PYTEST) scripts/tests
 
 lint: install ## ruff check, ruff format --check, mypy (strict)
 	$(RUN) ruff check .
@@ -47,7 +70,7 @@ docs: ## render contracts/asyncapi.json to docs/asyncapi/index.html (AsyncAPI CL
 openapi: install ## regenerate services/*/openapi.json (refuses breaking changes)
 	$(RUN) python deploy/validate/openapi_check.py write $(OPENAPI_ARGS)
 
-test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
+test: install infra validate test-scripts test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O
@@ -71,6 +94,9 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(PYTEST) deploy/validate/tests
+
+k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
+	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"
 
 # --- the running system (deploy/local): the same launcher for `make run` and the e2e suite.
 STACK := $(RUN) python deploy/local/stack.py

@@ -20,6 +20,7 @@ import devkeys
 import httpx
 import prepare
 from options import Options, parse
+from sqlalchemy.engine import make_url
 from supervisor import GaveUp, Supervisor
 
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
@@ -58,11 +59,26 @@ def _amqp_url() -> str:
 
 
 def _db_url(name: str) -> str:
-    # The server libpq would use (PGHOST, PGPORT, PGUSER, PGPASSWORD), the machine's by default.
+    """The URL of database `name`, from what the user gave; never overriding it.
+
+    DATABASE_URL: its server and credentials, with each service's database name. PGUSER or
+    PGPASSWORD (PGHOST, PGPORT): libpq's variables. Neither: the project role that
+    scripts/infra.sh made on this machine's server, with its password (DB_PASSWORD_FILE).
+    """
     env = os.environ.get
-    user, password = env("PGUSER", "postgres"), env("PGPASSWORD")
-    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    if given := env("DATABASE_URL"):
+        return (
+            make_url(given)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
     host, port = env("PGHOST", "127.0.0.1"), env("PGPORT", "5432")
+    if env("PGUSER") or env("PGPASSWORD"):
+        user, password = env("PGUSER", "postgres"), env("PGPASSWORD")
+    else:
+        user = env("PROJECT_DB_ROLE", "todos_budget")
+        password = prepare.db_password_file().read_text().strip()
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
 
 
@@ -207,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"ports already in use (another stack?): {busy}")
         dev = devkeys.ensure(o.dev_dir)
         log = _logger(sup, "prepare")
-        prepare.ensure_infra([o.todos_db, o.budget_db], _amqp_url(), log)
+        dbs = [o.todos_db, o.budget_db]
+        prepare.ensure_infra(dbs, _amqp_url(), log, recreate=o.fresh)
         if o.fresh:
-            prepare.recreate_databases([o.todos_db, o.budget_db], log)
             prepare.reset_broker(
                 _amqp_url(), [o.exchange, f"{o.queue}.dlx"], [o.queue, f"{o.queue}.dlq"]
             )

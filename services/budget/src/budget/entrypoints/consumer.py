@@ -17,6 +17,7 @@ from budget.adapters.topology import Topology
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.entrypoints.observability import configure_logging
+from budget.heartbeat import Heartbeat
 from budget.metrics import observe_lag
 from budget.service_layer.events import Outcome, handle_event
 from contracts.envelope import ParsedEvent
@@ -46,6 +47,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
 
     consumer = EventConsumer(tracing.traced_apply(observe_lag(apply)), max_backoff=max_backoff)
     dlq_depth: asyncio.Task[None] | None = None
+    beating = asyncio.create_task(_beat(Heartbeat(settings.heartbeat_file), container.broker))
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -60,10 +62,18 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     finally:
         if dlq_depth is not None:
             dlq_depth.cancel()
+        beating.cancel()
         await consumer.stop()
         await container.aclose()
         tracing.shutdown()
         log.info("stopped")
+
+
+async def _beat(heartbeat: Heartbeat, broker: BrokerConnection, every: float = 5.0) -> None:
+    """The consumer's heartbeat: the event loop turns, and whether the broker is connected."""
+    while True:
+        heartbeat.beat(broker="ok" if broker.is_connected else "down")
+        await asyncio.sleep(every)
 
 
 async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
