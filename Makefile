@@ -9,14 +9,49 @@ PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench test-faults test-faults-short
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short web web-openapi chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## install the workspace (one lockfile) into .venv
+install: ## install the workspace (one lockfile) into .venv, and build the web UI
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
+	@$(MAKE) --no-print-directory web
+
+# --- the web UI (services/web): npm ci from its lockfile, typed client from the OpenAPI
+#     documents, `vite build` into dist/; rebuilt only when its inputs change.
+WEB := services/web
+NPM ?= npm
+WEB_INPUTS := $(shell find $(WEB)/src -type f ! -name '*.gen.ts' 2>/dev/null) \
+	$(WEB)/openapi/todos.json $(WEB)/openapi/budget.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+
+web: $(WEB)/dist/index.html ## build the web UI (needs Node >= 20.19 and npm)
+
+# The services' OpenAPI documents, from their app factories, when their code changed
+# (`make web-openapi` forces it; a file is rewritten only when it differs).
+$(WEB)/openapi/%.json: $(shell find services/todos/src services/budget/src -name '*.py')
+	$(RUN) python $(WEB)/scripts/export_openapi.py $* $@
+	@touch $@
+
+web-openapi:
+	$(RUN) python $(WEB)/scripts/export_openapi.py todos $(WEB)/openapi/todos.json
+	$(RUN) python $(WEB)/scripts/export_openapi.py budget $(WEB)/openapi/budget.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "the web UI needs Node >= 20.19 and npm" >&2; exit 1; }
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_INPUTS)
+	cd $(WEB) && $(NPM) run --silent build
+
+# The browser of the UI test: Debian's chromium (Playwright drives it; nothing is downloaded).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get install -y chromium)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; }
 
 infra: ## make sure PostgreSQL and RabbitMQ run and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
@@ -70,7 +105,7 @@ token: ## print a development token: make token OWNER=<uuid> [ADMIN=1]
 demo: ## against a running stack: veto -> credit -> complete -> debit, told readably
 	@$(RUN) python deploy/local/demo.py
 
-test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway
+test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
 
 # One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
