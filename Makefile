@@ -9,7 +9,7 @@ PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
 .PHONY: help install infra lint format schemas test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench test-faults test-faults-short web web-openapi chromium
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short web web-openapi chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ demo: ## against a running stack: veto -> credit -> complete -> debit, told read
 
 test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
+
+screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
+	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
 # One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
 # same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see
