@@ -26,7 +26,7 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_our_compose_file_passes_with_the_example_env():
-    assert "9 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
+    assert "10 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
 
 
 def test_an_invalid_depends_on_condition_fails_the_schema(tmp_path):
