@@ -154,6 +154,9 @@ async def test_veto_credit_complete_debit_in_the_browser(
 
     await owner.get_by_role("link", name="Balances & ledger").click()
     ledger = owner.get_by_role("table", name="Ledger")
+    # One debit, and one credit although the admin sent it twice (same idempotency key).
+    await expect(ledger.locator('tr[data-kind="debit"]')).to_have_count(1)
+    await expect(ledger.locator('tr[data-kind="credit"]')).to_have_count(1)
     await expect(ledger.locator('tr[data-kind="debit"] [data-col="amount"]')).to_have_text("-5")
     await expect(ledger.locator('tr[data-kind="credit"] [data-col="amount"]')).to_have_text("+8")
     await expect(ledger).to_contain_text("welcome credit")
