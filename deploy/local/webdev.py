@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from http import HTTPStatus
 from pathlib import Path
 
 import devkeys
@@ -35,7 +36,8 @@ class TokenRequest(BaseModel):
 
 
 def _problem(status: int, code: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": "Bad Request", "status": status, "detail": detail}
+    title = HTTPStatus(status).phrase
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     return JSONResponse({**body, "code": code}, status, media_type="application/problem+json")
 
 

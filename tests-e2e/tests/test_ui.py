@@ -233,3 +233,31 @@ async def test_edit_delete_paginate_and_hook_unavailable(
     await expect(alert).to_contain_text("Completion could not be checked")
     await expect(alert).to_contain_text("hook_unavailable, HTTP 503")
     await expect(alert).to_contain_text("(budget). The task stays open")
+
+
+async def test_a_pasted_token_signs_in_and_an_expired_one_is_told(
+    browser: Browser, stack: RunningStack, tokens: TokenMaker
+) -> None:
+    # The production path: a token from the identity provider, pasted into the sign-in page.
+    context = await browser.new_context()
+    page = await context.new_page()
+    owner = uuid.uuid4()
+    await page.goto(f"{stack.config.gateway_url}/app/tasks")
+    await page.get_by_label("Bearer token (JWT from your identity provider)").fill(
+        tokens.token(owner)
+    )
+    await page.get_by_role("button", name="Use this token").click()
+    assert await owner_of(page) == str(owner)
+    await expect(page.get_by_text("No tasks here yet.")).to_be_visible()
+    await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    await page.get_by_role("button", name="Sign out").click()
+
+    await page.get_by_label("Bearer token (JWT from your identity provider)").fill(
+        tokens.token(owner, expires_in=-5)
+    )
+    await page.get_by_role("button", name="Use this token").click()
+    await expect(page.get_by_role("alert").first).to_contain_text(
+        "Your sign-in is no longer accepted"
+    )
+    await page.get_by_role("button", name="Sign in again").click()
+    await expect(page.get_by_role("heading", name="Development sign-in")).to_be_visible()

@@ -54,7 +54,8 @@ export function App() {
 
 function SignedIn(props: { session: Session; screen: Screen; go: (s: Screen) => void; signOut: () => void }) {
   const { session, screen, go, signOut } = props;
-  const api = useMemo(() => clients(session.token), [session.token]);
+  const [expired, setExpired] = useState(false);
+  const api = useMemo(() => clients(session.token, () => setExpired(true)), [session.token]);
   const tokenTypes = usePoll(async () => unwrap(await api.budget.GET("/api/budget/token-types")), 0, [api]);
   const types = tokenTypes.data ?? [];
   const tabs: [Screen, string][] = [["tasks", "Tasks"], ["budget", "Balances & ledger"]];
@@ -88,6 +89,14 @@ function SignedIn(props: { session: Session; screen: Screen; go: (s: Screen) => 
         </div>
       </header>
       <main>
+        {expired ? (
+          <div className="problem" role="alert">
+            <strong>Your sign-in is no longer accepted</strong> (expired or invalid token).{" "}
+            <button type="button" onClick={signOut}>
+              Sign in again
+            </button>
+          </div>
+        ) : null}
         {screen === "tasks" && <Tasks api={api} tokenTypes={types} />}
         {screen === "budget" && <Budget api={api} tokenTypes={types} />}
         {screen === "admin" && session.admin && (

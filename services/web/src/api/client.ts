@@ -60,11 +60,16 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   throw new ApiError(toProblem(result.error, result.response));
 }
 
-export function clients(token: string) {
+/** Both clients, sending `token`; `onUnauthorized` hears of a 401 (an expired or revoked token). */
+export function clients(token: string, onUnauthorized: () => void = () => {}) {
   const auth: Middleware = {
     onRequest({ request }) {
       request.headers.set("Authorization", `Bearer ${token}`);
       return request;
+    },
+    onResponse({ response }) {
+      if (response.status === 401) onUnauthorized();
+      return response;
     },
   };
   const todos = createClient<TodosPaths>({ baseUrl: window.location.origin });
