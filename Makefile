@@ -25,14 +25,39 @@ endif
 
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
-.PHONY: k8s-secrets
+.PHONY: k8s-secrets web chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## install the workspace (one lockfile) into .venv
+install: ## install the workspace (one lockfile) into .venv, and build the web UI
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
+	@$(MAKE) --no-print-directory web
+
+# --- the web UI (services/web): npm ci from its lockfile, typed client from the OpenAPI
+#     documents, `vite build` into dist/; rebuilt only when its inputs change.
+WEB := services/web
+NPM ?= npm
+WEB_INPUTS := $(shell find $(WEB)/src -type f ! -name '*.gen.ts' 2>/dev/null) \
+	services/todos/openapi.json services/budget/openapi.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+
+web: $(WEB)/dist/index.html ## build the web UI (needs Node >= 20.19 and npm)
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "the web UI needs Node >= 20.19 and npm" >&2; exit 1; }
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_INPUTS)
+	cd $(WEB) && $(NPM) run --silent build
+
+# The browser of the UI test: Debian's chromium (Playwright drives it; nothing is downloaded).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get install -y chromium)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; }
 
 infra: ## make sure PostgreSQL and RabbitMQ run (installed when missing) and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
@@ -110,8 +135,11 @@ token: ## print a development token: make token OWNER=<uuid> [ADMIN=1]
 demo: ## against a running stack: veto -> credit -> complete -> debit, told readably
 	@$(RUN) python deploy/local/demo.py
 
-test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway
+test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
+
+screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
+	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
 # One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
 # same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see

@@ -25,6 +25,7 @@ from supervisor import GaveUp, Supervisor
 
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
 WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
+WEBDEV = prepare.ROOT / "deploy" / "local" / "webdev.py"
 READY_MARKER = "STACK READY"
 
 
@@ -152,7 +153,9 @@ def gateway_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
     for i in range(o.replicas):
         env[f"TODOS_API_{i + 1}"] = f"127.0.0.1:{o.port(o.todos_port, i)}"
         env[f"BUDGET_API_{i + 1}"] = f"127.0.0.1:{o.port(o.budget_port, i)}"
-    for name in ("TODOS_API_DNS", "BUDGET_API_DNS"):
+    if o.web_port:
+        env["WEB_1"] = f"127.0.0.1:{o.web_port}"
+    for name in ("TODOS_API_DNS", "BUDGET_API_DNS", "WEB_DNS"):
         env.pop(name, None)
     return env
 
@@ -238,7 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         prepare.declare_topology(_amqp_url(), o.exchange, o.queue, _logger(sup, "topology"))
         start_services(sup, o, dev)
         api_ports = [o.port(p, i) for i in range(o.replicas) for p in (o.todos_port, o.budget_port)]
-        wait_ready(sup, [f"http://127.0.0.1:{p}/readyz" for p in api_ports])
+        ready = [f"http://127.0.0.1:{p}/readyz" for p in api_ports]
+        if o.web_port:
+            # The UI's files and, in development only, its token endpoint (deploy/local/webdev.py).
+            web = [str(prepare.VENV_BIN / "python"), str(WEBDEV), "--port", str(o.web_port)]
+            sup.start("web", [*web, "--dev-dir", str(o.dev_dir)], _common_env(o, dev))
+            ready.append(f"http://127.0.0.1:{o.web_port}/healthz")
+        wait_ready(sup, ready)
         sup.start("gateway", [haproxy, "-db", "-f", str(GATEWAY_CONFIG)], gw_env)
         wait_ready(sup, [f"http://127.0.0.1:{o.admin_port}/healthz"])
         _announce(sup, o)
@@ -262,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _announce(sup: Supervisor, o: Options) -> None:
+    web = f"http://127.0.0.1:{o.gateway_port}/" if o.web_port else "off (--web-port 0)"
     lines = [
         f"{READY_MARKER}",
+        f"web UI       {web}",
         f"gateway      http://127.0.0.1:{o.gateway_port}/api/todos/  and  /api/budget/",
         f"todos docs   http://127.0.0.1:{o.todos_port}/docs   (direct, not through the gateway)",
         f"budget docs  http://127.0.0.1:{o.budget_port}/docs",

@@ -26,9 +26,9 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_our_compose_file_passes_with_the_example_env():
-    # 9 of the stack, budget-dlq (profile `tools`), 4 of the `observability` profile
-    # (collector, Jaeger, Prometheus, Grafana)
-    assert "14 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
+    # 10 of the stack (web included), budget-dlq (profile `tools`), 4 of the `observability`
+    # profile (collector, Jaeger, Prometheus, Grafana)
+    assert "15 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
 
 
 def test_an_invalid_depends_on_condition_fails_the_schema(tmp_path):
