@@ -8,18 +8,66 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
 
+# The tests log in as the project role that `make infra` makes (scripts/infra.sh), with its
+# password: no trust and no superuser needed. Your own TODOS_TEST_DATABASE_URL /
+# BUDGET_TEST_DATABASE_URL win; without the role (DATABASE_URL given), postgres as before.
+# Recursive on purpose: the password file is read when a recipe runs, after `infra` made it.
+DB_PASSWORD_FILE ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/todos-budget/db-password
+test_db_url = $(shell f='$(DB_PASSWORD_FILE)'; if [ -z "$${DATABASE_URL:-}$${PGUSER:-}$${PGPASSWORD:-}" ] && \
+  [ -s "$$f" ]; then echo "postgresql+asyncpg://todos_budget:$$(cat "$$f")@127.0.0.1:5432/$(1)"; \
+  else echo "postgresql+asyncpg://postgres@127.0.0.1:5432/$(1)"; fi)
+ifeq ($(origin TODOS_TEST_DATABASE_URL),undefined)
+export TODOS_TEST_DATABASE_URL = $(call test_db_url,todos_test)
+endif
+ifeq ($(origin BUDGET_TEST_DATABASE_URL),undefined)
+export BUDGET_TEST_DATABASE_URL = $(call test_db_url,budget_test)
+endif
+
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
-.PHONY: run token demo test-e2e validate bench test-faults test-faults-short
+.PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
+.PHONY: k8s-secrets web chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## install the workspace (one lockfile) into .venv
+install: ## install the workspace (one lockfile) into .venv, and build the web UI
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
+	@$(MAKE) --no-print-directory web
 
-infra: ## make sure PostgreSQL and RabbitMQ run and the databases exist
+# --- the web UI (services/web): npm ci from its lockfile, typed client from the OpenAPI
+#     documents, `vite build` into dist/; rebuilt only when its inputs change.
+WEB := services/web
+NPM ?= npm
+WEB_INPUTS := $(shell find $(WEB)/src -type f ! -name '*.gen.ts' 2>/dev/null) \
+	services/todos/openapi.json services/budget/openapi.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+
+web: $(WEB)/dist/index.html ## build the web UI (needs Node >= 20.19 and npm)
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "the web UI needs Node >= 20.19 and npm" >&2; exit 1; }
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_INPUTS)
+	cd $(WEB) && $(NPM) run --silent build
+
+# The browser of the UI test: Debian's chromium (Playwright drives it; nothing is downloaded).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get install -y chromium)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; }
+
+infra: ## make sure PostgreSQL and RabbitMQ run (installed when missing) and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
+
+doctor: ## check every prerequisite of make run/test/validate and say how to fix what is missing
+	@scripts/doctor.sh
+
+# scripts/infra.sh on a private password-only PostgreSQL cluster, and the launcher's URLs.
+test-scripts: install ## the infra script and the launcher's database URLs
+	$(PYTEST) scripts/tests
 
 lint: install ## ruff check, ruff format --check, mypy (strict)
 	$(RUN) ruff check .
@@ -47,7 +95,7 @@ docs: ## render contracts/asyncapi.json to docs/asyncapi/index.html (AsyncAPI CL
 openapi: install ## regenerate services/*/openapi.json (refuses breaking changes)
 	$(RUN) python deploy/validate/openapi_check.py write $(OPENAPI_ARGS)
 
-test: install infra validate test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
+test: install infra validate test-scripts test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier
 
 # Each service runs in its own pytest process, as it is deployed: alone.
 test-unit: ## unit tests: no I/O
@@ -72,6 +120,9 @@ validate: install ## docker-compose.yml and every kustomize overlay against thei
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(PYTEST) deploy/validate/tests
 
+k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
+	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"
+
 # --- the running system (deploy/local): the same launcher for `make run` and the e2e suite.
 STACK := $(RUN) python deploy/local/stack.py
 
@@ -84,8 +135,11 @@ token: ## print a development token: make token OWNER=<uuid> [ADMIN=1]
 demo: ## against a running stack: veto -> credit -> complete -> debit, told readably
 	@$(RUN) python deploy/local/demo.py
 
-test-e2e: install ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway
+test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
+
+screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
+	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
 # One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
 # same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see

@@ -21,6 +21,7 @@ class Options:
     todos_port: int
     budget_port: int
     metrics_port: int
+    web_port: int
     replicas: int
     todos_db: str
     budget_db: str
@@ -40,7 +41,8 @@ class Options:
     def ports(self) -> list[int]:
         """Every port this stack will listen on."""
         per_replica = (self.todos_port, self.budget_port, self.metrics_port, self.metrics_port + 1)
-        return [self.gateway_port, self.admin_port] + [
+        web = [self.web_port] if self.web_port else []
+        return [self.gateway_port, self.admin_port, *web] + [
             self.port(p, i) for i in range(self.replicas) for p in per_replica
         ]
 
@@ -62,6 +64,12 @@ def parse(argv: list[str] | None = None, description: str | None = None) -> Opti
         type=int,
         default=int(env("WORKER_METRICS_PORT", "9101")),
         help="first /metrics port of the relay and consumer replicas",
+    )
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=int(env("WEB_PORT", "8003")),
+        help="the web UI's development server (behind the gateway at / and /app/); 0: no UI",
     )
     p.add_argument("--replicas", type=int, default=int(env("REPLICAS", "1")))
     p.add_argument("--todos-db", default=env("TODOS_DB", "todos"))

@@ -34,31 +34,27 @@ def run(
         raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}")
 
 
-def ensure_infra(databases: Sequence[str], amqp_url: str, log: Log) -> None:
-    """Start PostgreSQL and RabbitMQ when stopped and create the databases (scripts/infra.sh).
+def db_password_file() -> Path:
+    """Where scripts/infra.sh keeps the project role's password (one per machine and user)."""
+    if given := os.environ.get("DB_PASSWORD_FILE"):
+        return Path(given)
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config / "todos-budget" / "db-password"
 
-    The servers are the ones PGHOST/PGPORT and `amqp_url` name; infra.sh starts only the
-    machine's own (default ports), never stands in for another.
+
+def ensure_infra(
+    databases: Sequence[str], amqp_url: str, log: Log, *, recreate: bool = False
+) -> None:
+    """Start PostgreSQL and RabbitMQ (installing them when missing) and make the databases.
+
+    scripts/infra.sh decides what it may touch from DATABASE_URL / PG* (see its header);
+    `recreate` drops and re-creates the databases (for test runs that must start empty).
     """
     broker = urlsplit(amqp_url)
     env = {**os.environ, "AMQP_HOST": broker.hostname or "127.0.0.1"}
     env["AMQP_PORT"] = str(broker.port or 5672)
-    run([str(ROOT / "scripts" / "infra.sh"), *databases], log, env=env)
-
-
-def recreate_databases(databases: Sequence[str], log: Log) -> None:
-    """Drop and create `databases` (for test runs that must start empty)."""
-    for db in databases:
-        for sql in (f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', f'CREATE DATABASE "{db}"'):
-            run(["psql", "-d", "postgres", "-qc", sql], log, env=_pg_env())
-
-
-def _pg_env() -> dict[str, str]:
-    """psql's environment: PGHOST/PGPORT/PGUSER as given, else the machine's server."""
-    env = dict(os.environ)
-    for name, default in (("PGHOST", "127.0.0.1"), ("PGPORT", "5432"), ("PGUSER", "postgres")):
-        env.setdefault(name, default)
-    return env
+    flags = ["--recreate"] if recreate else []
+    run([str(ROOT / "scripts" / "infra.sh"), *flags, *databases], log, env=env)
 
 
 def ensure_haproxy(log: Log) -> str:

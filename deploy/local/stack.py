@@ -20,10 +20,12 @@ import devkeys
 import httpx
 import prepare
 from options import Options, parse
+from sqlalchemy.engine import make_url
 from supervisor import GaveUp, Supervisor
 
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
 WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
+WEBDEV = prepare.ROOT / "deploy" / "local" / "webdev.py"
 READY_MARKER = "STACK READY"
 
 
@@ -58,11 +60,26 @@ def _amqp_url() -> str:
 
 
 def _db_url(name: str) -> str:
-    # The server libpq would use (PGHOST, PGPORT, PGUSER, PGPASSWORD), the machine's by default.
+    """The URL of database `name`, from what the user gave; never overriding it.
+
+    DATABASE_URL: its server and credentials, with each service's database name. PGUSER or
+    PGPASSWORD (PGHOST, PGPORT): libpq's variables. Neither: the project role that
+    scripts/infra.sh made on this machine's server, with its password (DB_PASSWORD_FILE).
+    """
     env = os.environ.get
-    user, password = env("PGUSER", "postgres"), env("PGPASSWORD")
-    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    if given := env("DATABASE_URL"):
+        return (
+            make_url(given)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
     host, port = env("PGHOST", "127.0.0.1"), env("PGPORT", "5432")
+    if env("PGUSER") or env("PGPASSWORD"):
+        user, password = env("PGUSER", "postgres"), env("PGPASSWORD")
+    else:
+        user = env("PROJECT_DB_ROLE", "todos_budget")
+        password = prepare.db_password_file().read_text().strip()
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
 
 
@@ -136,7 +153,9 @@ def gateway_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
     for i in range(o.replicas):
         env[f"TODOS_API_{i + 1}"] = f"127.0.0.1:{o.port(o.todos_port, i)}"
         env[f"BUDGET_API_{i + 1}"] = f"127.0.0.1:{o.port(o.budget_port, i)}"
-    for name in ("TODOS_API_DNS", "BUDGET_API_DNS"):
+    if o.web_port:
+        env["WEB_1"] = f"127.0.0.1:{o.web_port}"
+    for name in ("TODOS_API_DNS", "BUDGET_API_DNS", "WEB_DNS"):
         env.pop(name, None)
     return env
 
@@ -207,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"ports already in use (another stack?): {busy}")
         dev = devkeys.ensure(o.dev_dir)
         log = _logger(sup, "prepare")
-        prepare.ensure_infra([o.todos_db, o.budget_db], _amqp_url(), log)
+        dbs = [o.todos_db, o.budget_db]
+        prepare.ensure_infra(dbs, _amqp_url(), log, recreate=o.fresh)
         if o.fresh:
-            prepare.recreate_databases([o.todos_db, o.budget_db], log)
             prepare.reset_broker(
                 _amqp_url(), [o.exchange, f"{o.queue}.dlx"], [o.queue, f"{o.queue}.dlq"]
             )
@@ -222,7 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         prepare.declare_topology(_amqp_url(), o.exchange, o.queue, _logger(sup, "topology"))
         start_services(sup, o, dev)
         api_ports = [o.port(p, i) for i in range(o.replicas) for p in (o.todos_port, o.budget_port)]
-        wait_ready(sup, [f"http://127.0.0.1:{p}/readyz" for p in api_ports])
+        ready = [f"http://127.0.0.1:{p}/readyz" for p in api_ports]
+        if o.web_port:
+            # The UI's files and, in development only, its token endpoint (deploy/local/webdev.py).
+            web = [str(prepare.VENV_BIN / "python"), str(WEBDEV), "--port", str(o.web_port)]
+            sup.start("web", [*web, "--dev-dir", str(o.dev_dir)], _common_env(o, dev))
+            ready.append(f"http://127.0.0.1:{o.web_port}/healthz")
+        wait_ready(sup, ready)
         sup.start("gateway", [haproxy, "-db", "-f", str(GATEWAY_CONFIG)], gw_env)
         wait_ready(sup, [f"http://127.0.0.1:{o.admin_port}/healthz"])
         _announce(sup, o)
@@ -246,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _announce(sup: Supervisor, o: Options) -> None:
+    web = f"http://127.0.0.1:{o.gateway_port}/" if o.web_port else "off (--web-port 0)"
     lines = [
         f"{READY_MARKER}",
+        f"web UI       {web}",
         f"gateway      http://127.0.0.1:{o.gateway_port}/api/todos/  and  /api/budget/",
         f"todos docs   http://127.0.0.1:{o.todos_port}/docs   (direct, not through the gateway)",
         f"budget docs  http://127.0.0.1:{o.budget_port}/docs",

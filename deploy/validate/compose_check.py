@@ -147,9 +147,27 @@ def check_references(doc: Mapping[str, Any], root: Path) -> None:
         raise ComposeError("; ".join(problems))
 
 
-def check(compose_file: Path, env_file: Path) -> str:
-    """Run every compose check; raise ComposeError with all that is wrong."""
-    doc = load(compose_file, read_env_file(env_file))
+def merge(base: Any, override: Any) -> Any:
+    """Compose's merge of an override file: mappings deep-merged, ports appended, else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        return [*base, *override]
+    return override
+
+
+def check(compose_file: Path, env_file: Path, overrides: tuple[Path, ...] = ()) -> str:
+    """Run every compose check (on the file merged with `overrides`); raise ComposeError."""
+    env = read_env_file(env_file)
+    doc = load(compose_file, env)
+    for override in overrides:
+        doc = merge(doc, load(override, env))
     check_schema(doc)
     check_references(doc, compose_file.parent)
-    return f"{len(doc['services'])} services valid against compose-spec (with {env_file.name})"
+    extra = "".join(f" + {o.name}" for o in overrides)
+    return (
+        f"{len(doc['services'])} services valid against compose-spec (with {env_file.name}{extra})"
+    )

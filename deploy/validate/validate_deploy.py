@@ -28,7 +28,8 @@ DASHBOARD = ROOT / "deploy/grafana/dashboards/todos-budget.json"
 ASYNCAPI = ROOT / "contracts/asyncapi.json"
 # From the npm package @asyncapi/specs (schemas/3.0.0.json), so the check runs offline.
 ASYNCAPI_SCHEMA = ROOT / "deploy/validate/asyncapi-3.0.0.schema.json"
-OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
+K8S = ROOT / "deploy/k8s"
+OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml"))
 
 
 def check_copy(original: Path, copy: Path) -> str:
@@ -92,8 +93,17 @@ def main() -> int:
     )
     for service in openapi_check.SERVICES:
         run(f"services/{service}/openapi.json", functools.partial(_openapi_current, service))
-    for overlay in OVERLAYS:
-        run(str(overlay.relative_to(ROOT)), functools.partial(k8s_check.check, overlay))
+    run(
+        "docker-compose.yml + compose.override.yml",
+        lambda: compose_check.check(
+            ROOT / "docker-compose.yml", ROOT / ".env.example", (ROOT / "compose.override.yml",)
+        ),
+    )
+    # The Secrets come from git-ignored files: the operator's when present, else generated ones.
+    with k8s_check.staged(K8S) as staged:
+        for overlay in OVERLAYS:
+            check = functools.partial(k8s_check.check, staged / "overlays" / overlay)
+            run(f"deploy/k8s/overlays/{overlay}", check)
     return 1 if failures else 0
 
 

@@ -37,6 +37,7 @@ def stack_config(name: str, base: int, replicas: int = 1) -> StackConfig:
         todos_port=base + 1,
         budget_port=base + 2,
         metrics_port=base + 1101,
+        web_port=base + 3,
         todos_db=f"todos_{name}",
         budget_db=f"budget_{name}",
         exchange=f"{name}.{run}.events",

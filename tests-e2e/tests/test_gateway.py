@@ -4,6 +4,7 @@ big bodies, floods; and the request id it guarantees."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -86,7 +87,9 @@ async def test_a_list_audience_that_names_us_is_accepted(
 
 
 INTERNAL_OR_CRAFTED = [
-    "/",
+    "/index.html",
+    "/assets/../hooks/todos.before_complete_task",
+    "/app/..%2fapi/todos/tasks",
     "/hooks/todos.before_complete_task",
     "/healthz",
     "/readyz",
@@ -178,3 +181,28 @@ async def test_request_id_is_made_when_absent_and_kept_when_given(
     assert refused.headers["x-request-id"] == "on-a-404"
     hostile = await http.get("/api/todos/tasks", headers={**headers, "X-Request-ID": "a b<script>"})
     assert uuid.UUID(hostile.headers["x-request-id"])
+
+
+async def test_the_web_ui_is_served_without_a_token_and_its_dev_token_works(
+    http: httpx.AsyncClient,
+) -> None:
+    for path in ("/", "/app", "/app/tasks", "/app/budget?x=1"):
+        page = await http.get(path)
+        assert page.status_code == 200, (path, page.text)
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<div id="root">' in page.text
+        assert page.headers["x-content-type-options"] == "nosniff"
+    script = re.search(r'src="(/assets/[^"]+\.js)"', (await http.get("/")).text)
+    assert script is not None
+    asset = await http.get(script.group(1))
+    assert asset.status_code == 200
+    assert "javascript" in asset.headers["content-type"]
+
+    owner = uuid.uuid4()
+    minted = await http.post("/dev/token", json={"owner_id": str(owner), "admin": False})
+    assert minted.status_code == 200, minted.text
+    token = minted.json()["token"]
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == str(owner)
+    tasks = await http.get("/api/todos/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert tasks.status_code == 200, tasks.text
+    assert_problem(await http.post("/dev/token", json={"owner_id": "nobody"}), 422)

@@ -26,8 +26,9 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_our_compose_file_passes_with_the_example_env():
-    # 9 of the stack, 4 of the `observability` profile (collector, Jaeger, Prometheus, Grafana)
-    assert "13 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
+    # 10 of the stack (web included), budget-dlq (profile `tools`), 4 of the `observability`
+    # profile (collector, Jaeger, Prometheus, Grafana)
+    assert "15 services" in compose_check.check(COMPOSE, ENV_EXAMPLE)
 
 
 def test_an_invalid_depends_on_condition_fails_the_schema(tmp_path):
@@ -67,3 +68,18 @@ def test_interpolation_follows_compose_rules():
     assert errors == []
     compose_check.interpolate("${EMPTY:?needed}", env, errors)
     assert errors == ["required variable EMPTY is not set: needed"]
+
+
+def test_the_development_override_publishes_docs_and_the_broker_ui_on_loopback_only():
+    env = compose_check.read_env_file(ENV_EXAMPLE)
+    doc = compose_check.merge(
+        compose_check.load(COMPOSE, env),
+        compose_check.load(COMPOSE.parent / "compose.override.yml", env),
+    )
+    published = [p for s in doc["services"].values() for p in s.get("ports", [])]
+    assert "127.0.0.1:15672:15672" in published
+    assert "127.0.0.1:8001:8001" in published
+    assert all(p.startswith("127.0.0.1:") for p in published if not p.endswith(":8080"))
+    for worker in ("todos-relay", "budget-consumer"):
+        assert "heartbeat" in " ".join(doc["services"][worker]["healthcheck"]["test"])
+    assert doc["services"]["budget-dlq"]["profiles"] == ["tools"]

@@ -63,8 +63,36 @@ def _overlay(
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_our_overlays_render_and_validate(overlay):
-    summary = k8s_check.check(ROOT / "deploy/k8s/overlays" / overlay)
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        summary = k8s_check.check(k8s / "overlays" / overlay)
     assert "resources valid" in summary
+
+
+def test_generated_secrets_reach_the_workloads_under_their_hashed_names():
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / "overlays/prod")
+    secrets = {r["metadata"]["name"] for r in resources if r["kind"] == "Secret"}
+    assert any(name.startswith("todos-secrets-") for name in secrets), secrets
+    assert not list(k8s_check.reference_errors(resources))
+
+
+def test_an_overlay_whose_secret_holds_a_placeholder_fails(tmp_path):
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        env = k8s / "base/secrets/todos.env"
+        env.write_text(env.read_text().replace("@postgres", "CHANGE-ME@postgres", 1))
+        with pytest.raises(k8s_check.ManifestError, match=r"todos-secrets-.*DATABASE_URL holds a"):
+            k8s_check.check(k8s / "overlays/prod")
+
+
+@pytest.mark.parametrize("value", ["CHANGE-ME-hook-secret", "amqp://guest:guest@rabbitmq:5672/"])
+def test_a_secret_with_a_placeholder_fails(tmp_path, value):
+    overlay = _overlay(tmp_path)
+    manifest = overlay / "demo.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("stringData: {A: b}", f"stringData: {{A: '{value}'}}")
+    )
+    with pytest.raises(k8s_check.ManifestError, match="Secret/demo: A holds a placeholder"):
+        k8s_check.check(overlay)
 
 
 def test_a_correct_manifest_passes(tmp_path):
@@ -94,3 +122,27 @@ def test_a_service_selecting_no_pod_fails(tmp_path):
 def test_an_overlay_that_does_not_render_fails(tmp_path):
     with pytest.raises(k8s_check.ManifestError, match="kustomize failed"):
         k8s_check.check(_overlay(tmp_path, resources="[demo.yaml, missing.yaml]"))
+
+
+def test_prod_scales_workers_on_backlog_spreads_replicas_and_guards_the_gateway():
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / "overlays/prod")
+    by = {(r["kind"], r["metadata"]["name"]): r for r in resources}
+    assert ("PodDisruptionBudget", "gateway") in by
+    for worker, metric in (
+        ("todos-relay", "todos_outbox_unsent_rows"),
+        ("budget-consumer", "rabbitmq_detailed_queue_messages_ready"),
+    ):
+        hpa = by[("HorizontalPodAutoscaler", worker)]["spec"]
+        assert [m["external"]["metric"]["name"] for m in hpa["metrics"]] == [metric]
+        pod = by[("Deployment", worker)]["spec"]["template"]["spec"]
+        probe = pod["containers"][0]["livenessProbe"]["exec"]["command"]
+        assert probe[:3] == ["python", "-m", f"{worker.split('-')[0]}.heartbeat"]
+    for name in ("gateway", "todos-api", "budget-api", "todos-relay", "budget-consumer"):
+        spread = by[("Deployment", name)]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+        }
+    relay = by[("Deployment", "todos-relay")]["spec"]["template"]["spec"]["containers"][0]
+    assert "broker=ok" in relay["readinessProbe"]["exec"]["command"]

@@ -35,6 +35,12 @@ class StackConfig:
     extra_hooks: tuple[str, ...] = ()
     warm_spares: bool = False
     tracing: bool = False
+    web_port: int = 0  # the web UI's dev server; 0: the stack runs without the UI
+
+    @property
+    def web_url(self) -> str:
+        """Where a browser opens the UI: through the gateway, like the APIs."""
+        return f"{self.gateway_url}/"
 
     @property
     def gateway_url(self) -> str:
@@ -48,7 +54,7 @@ class StackConfig:
 
     def ports(self) -> list[int]:
         """Every port the stack listens on (APIs and workers step by 10 per replica)."""
-        fixed = [self.gateway_port, self.admin_port]
+        fixed = [self.gateway_port, self.admin_port, *([self.web_port] if self.web_port else [])]
         per_replica = [self.todos_port, self.budget_port, self.metrics_port, self.metrics_port + 1]
         return fixed + [p + 10 * i for i in range(self.replicas) for p in per_replica]
 
@@ -61,6 +67,7 @@ class StackConfig:
             "--todos-port", str(self.todos_port),
             "--budget-port", str(self.budget_port),
             "--metrics-port", str(self.metrics_port),
+            "--web-port", str(self.web_port),
             "--todos-db", self.todos_db,
             "--budget-db", self.budget_db,
             "--exchange", self.exchange,

@@ -1,11 +1,13 @@
 """Settings of every budget-service process, read from the environment."""
 
 from datetime import timedelta
+from itertools import chain
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from budget import secrets_policy
 from budget.adapters.db import DbLimits
 from contracts.envelope import EXCHANGE
 
@@ -55,14 +57,21 @@ class Settings(BaseSettings):
     consumer_linger: float = Field(default=0.002, ge=0, le=1)
     # Port of the consumer's /metrics (Prometheus); 0 turns it off.
     consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # The worker writes it on every turn of its loop; `python -m budget.heartbeat` probes it.
+    heartbeat_file: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:
-        if self.environment == "production":
-            if not (self.jwt_public_key or self.jwt_public_key_file):
-                raise ValueError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE is required in production")
-            if any(s.get_secret_value() in ("", DEV_HOOK_SECRET) for s in self.hook_secrets):
-                raise ValueError("HOOK_SECRETS holds the development secret")
+        hook_secrets = (s.get_secret_value() for s in self.hook_secrets)
+        secrets_policy.refuse(
+            self.environment,
+            chain(
+                secrets_policy.url_problems("DATABASE_URL", self.database_url),
+                secrets_policy.url_problems("AMQP_URL", self.amqp_url),
+                secrets_policy.key_problems(self.jwt_public_key, self.jwt_public_key_file),
+                secrets_policy.secret_problems("HOOK_SECRETS", hook_secrets),
+            ),
+        )
         return self
 
     def db_limits(self, *, lock_timeout: bool = True) -> DbLimits:

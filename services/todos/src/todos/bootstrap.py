@@ -25,6 +25,7 @@ from todos.adapters.relay import OutboxRelay
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.auth import JwtVerifier
 from todos.config import Settings
+from todos.heartbeat import Heartbeat
 from todos.observability import current_request_id
 from todos.service_layer.application import TaskUseCases
 from todos.service_layer.capacity import Capacity
@@ -145,6 +146,7 @@ def bootstrap_relay(settings: Settings, *, engine: AsyncEngine | None = None) ->
     publisher = AmqpPublisher(
         broker, settings.events_exchange, timeout=settings.relay_publish_timeout
     )
+    heartbeat = Heartbeat(settings.heartbeat_file)
     relay = OutboxRelay(
         engine,
         tracing.traced_publish(publisher.publish),
@@ -155,6 +157,8 @@ def bootstrap_relay(settings: Settings, *, engine: AsyncEngine | None = None) ->
         retention=timedelta(seconds=settings.relay_retention) if settings.relay_retention else None,
         purge_interval=settings.relay_purge_interval,
         listen_ssl=tls_mode(make_url(settings.database_url))[1],
+        # The relay's own probe reads the broker's state here (todos-api's never does).
+        on_iteration=lambda: heartbeat.beat(broker="ok" if broker.is_connected else "down"),
     )
     return RelayContainer(engine=engine, broker=broker, publisher=publisher, relay=relay)
 

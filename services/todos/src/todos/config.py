@@ -1,14 +1,16 @@
 """Settings of every todos-service process, read from the environment."""
 
+from itertools import chain
 from typing import Literal, Self
 
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.envelope import EXCHANGE
+from todos import secrets_policy
 from todos.adapters.db import DbLimits
 
-DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
+DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development (secrets_policy)
 
 
 class HookSubscription(BaseModel):
@@ -59,6 +61,8 @@ class Settings(BaseSettings):
     # Published rows are deleted this many seconds after publication (0: kept for ever).
     relay_retention: float = Field(default=86400.0, ge=0)
     relay_purge_interval: float = Field(default=60.0, gt=0)
+    # The worker writes it on every turn of its loop; `python -m todos.heartbeat` probes it.
+    heartbeat_file: str | None = None
 
     # The breaker opens on mostly-failing calls; it probes again after a cool-down that starts
     # at `first_reset` and doubles per failed probe up to `reset` (see circuit_breaker).
@@ -68,12 +72,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:
-        if self.environment == "production":
-            if not (self.jwt_public_key or self.jwt_public_key_file):
-                raise ValueError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE is required in production")
-            for hook in self.hooks:
-                if hook.secret.get_secret_value() in ("", DEV_HOOK_SECRET):
-                    raise ValueError(f"hook {hook.name!r} uses the development secret")
+        hook_secrets = (h.secret.get_secret_value() for h in self.hooks)
+        secrets_policy.refuse(
+            self.environment,
+            chain(
+                secrets_policy.url_problems("DATABASE_URL", self.database_url),
+                secrets_policy.url_problems("AMQP_URL", self.amqp_url),
+                secrets_policy.key_problems(self.jwt_public_key, self.jwt_public_key_file),
+                secrets_policy.secret_problems("HOOKS", hook_secrets),
+            ),
+        )
         return self
 
     def db_limits(self) -> DbLimits:

@@ -27,7 +27,7 @@ async def test_healthz_answers_without_io(client: httpx.AsyncClient) -> None:
 async def test_readyz_is_200_with_the_database_up(client: httpx.AsyncClient) -> None:
     response = await _wait_ready(client)
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"database": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "schema": "ok"}
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
@@ -59,7 +59,7 @@ async def test_readyz_stays_200_and_completions_work_when_the_broker_is_unreacha
             )
     assert done.status_code == 200, done.text  # the event waits in the outbox
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
 
 
 async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:

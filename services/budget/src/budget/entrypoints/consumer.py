@@ -9,10 +9,12 @@ import structlog
 from prometheus_client import start_http_server
 
 from budget import tracing
+from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.dead_letters import watch_depth
 from budget.bootstrap import bootstrap
 from budget.config import Settings
+from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
 from budget.metrics import observe_batch_lag
 from budget.service_layer.events import Outcome
@@ -40,6 +42,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
         max_backoff=max_backoff,
     )
     dlq_depth: asyncio.Task[None] | None = None
+    beating = asyncio.create_task(_beat(Heartbeat(settings.heartbeat_file), container.broker))
     try:
         connection = await _until(stop, container.broker.ready())
         if connection is None:
@@ -54,10 +57,18 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     finally:
         if dlq_depth is not None:
             dlq_depth.cancel()
+        beating.cancel()
         await consumer.stop()
         await container.aclose()
         tracing.shutdown()
         log.info("stopped")
+
+
+async def _beat(heartbeat: Heartbeat, broker: BrokerConnection, every: float = 5.0) -> None:
+    """The consumer's heartbeat: the event loop turns, and whether the broker is connected."""
+    while True:
+        heartbeat.beat(broker="ok" if broker.is_connected else "down")
+        await asyncio.sleep(every)
 
 
 async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:

@@ -15,7 +15,7 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.envelope import CloudEvent
 from todos.adapters.outbox import (
@@ -77,6 +77,7 @@ class OutboxRelay:
         purge_interval: float = 60.0,
         listen_ssl: str | bool | None = None,  # the listener's `ssl` (see db.tls_mode)
         purge_batch: int = 1000,
+        on_iteration: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._listen_ssl = listen_ssl
@@ -88,6 +89,8 @@ class OutboxRelay:
         self._retention = retention
         self._purge_interval = purge_interval
         self._purge_batch = purge_batch
+        # Called after every turn of the loop, also while the database is waited for: liveness.
+        self._on_iteration = on_iteration or (lambda: None)
         self._broker_was_down = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -148,6 +151,7 @@ class OutboxRelay:
             while not self._stop.is_set():
                 self._wake.clear()
                 result = await self._drain_retrying_db()
+                self._on_iteration()
                 if result is None:
                     break
                 if result.published and self._broker_was_down:
@@ -180,10 +184,7 @@ class OutboxRelay:
             wait=wait_exponential_jitter(multiplier=0.1, max=MAX_BACKOFF_SECONDS, jitter=0.1),
             stop=lambda _: self._stop.is_set(),
             sleep=lambda seconds: self._sleep(seconds, wake_on_notify=False),
-            before_sleep=lambda state: log.warning(
-                "outbox_database_unavailable",
-                error=repr(state.outcome and state.outcome.exception()),
-            ),
+            before_sleep=self._database_unavailable,
             reraise=True,
         )
         try:
@@ -193,6 +194,12 @@ class OutboxRelay:
         except DB_ERRORS:
             return None  # stopping while the database is down
         return None
+
+    def _database_unavailable(self, state: RetryCallState) -> None:
+        self._on_iteration()  # still turning, only waiting: alive
+        log.warning(
+            "outbox_database_unavailable", error=repr(state.outcome and state.outcome.exception())
+        )
 
     async def _maintain(self) -> None:
         """Every metrics interval: the backlog and parking gauges; now and then, the purge."""

@@ -10,6 +10,7 @@ from todos.adapters.outbox import backlog
 from todos.bootstrap import Container
 from todos.entrypoints.observability import metrics_response
 from todos.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
+from todos.schema_gate import SchemaGate
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,14 +25,29 @@ async def readyz(request: Request) -> JSONResponse:
     container: Container = request.app.state.container
     # The database only: the API needs neither the broker nor the workers to answer (events
     # wait in the outbox), so a broker outage must not take it out of the gateway's rotation.
-    ready = await is_reachable(container.engine)
+    reachable = await is_reachable(container.engine)
+    # Not before the migration Job has brought the schema to this release's head.
+    gate: SchemaGate = _schema_gate(request)
+    migrated = reachable and await gate.reached(container.engine)
+    ready = reachable and migrated
     return JSONResponse(
         {
             "status": "ready" if ready else "not_ready",
-            "checks": {"database": "ok" if ready else "down"},
+            "checks": {
+                "database": "ok" if reachable else "down",
+                "schema": "ok" if migrated else ("unknown" if not reachable else "behind"),
+            },
         },
         status_code=200 if ready else 503,
     )
+
+
+def _schema_gate(request: Request) -> SchemaGate:
+    state = request.app.state
+    if not hasattr(state, "schema_gate"):
+        state.schema_gate = SchemaGate()
+    gate: SchemaGate = state.schema_gate
+    return gate
 
 
 @router.get("/metrics")

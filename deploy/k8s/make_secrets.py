@@ -1,0 +1,130 @@
+"""Write the git-ignored files kustomize's secretGenerator reads (deploy/k8s/base/secrets/).
+
+    uv run python deploy/k8s/make_secrets.py --jwt-public-key path/to/idp-public.pem [--out DIR]
+
+Every password and the hook secret are random; each appears where it must (a service's URL
+and the server's bootstrap SQL / broker definitions), so they are always in step. Existing
+files are kept unless --force: re-running does not rotate a deployed password by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent / "base"
+FILES = (
+    "jwt_public.pem",
+    "todos.env",
+    "budget.env",
+    "postgres.env",
+    "10-databases.sql",
+    "definitions.json",
+)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _definitions(admin: str, todos: str, budget: str) -> str:
+    users = [
+        {"name": "admin", "password": admin, "tags": ["administrator"]},
+        {"name": "todos", "password": todos, "tags": []},
+        {"name": "budget", "password": budget, "tags": []},
+    ]
+    # One user per service, each limited to its own resources (see deploy/k8s/README.md).
+    permissions = [
+        {"user": "admin", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"},
+        {
+            "user": "todos",
+            "vhost": "/",
+            "configure": r"^todos\.events(\.unrouted)?$",
+            "write": r"^todos\.events(\.unrouted)?$",
+            "read": r"^todos\.events\.unrouted$",
+        },
+        {
+            "user": "budget",
+            "vhost": "/",
+            "configure": r"^(todos\.events|budget\..*)$",
+            "write": r"^(amq\.default|budget\..*)$",
+            "read": r"^(todos\.events|budget\..*)$",
+        },
+    ]
+    doc = {"users": users, "vhosts": [{"name": "/"}], "permissions": permissions}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render(public_key_pem: str) -> dict[str, str]:
+    """The content of every file, with fresh random passwords."""
+    pg, todos_db, budget_db = _password(), _password(), _password()
+    admin_amqp, todos_amqp, budget_amqp = _password(), _password(), _password()
+    hook = _password()
+    hooks = [
+        {
+            "name": "budget",
+            "url": "http://budget-api:8002/hooks/todos.before_complete_task",
+            "secret": hook,
+            "timeout": 1.0,
+            "failure_policy": "fail",
+        }
+    ]
+    return {
+        "jwt_public.pem": public_key_pem,
+        "todos.env": (
+            f"DATABASE_URL=postgresql+asyncpg://todos:{todos_db}@postgres:5432/todos\n"
+            f"AMQP_URL=amqp://todos:{todos_amqp}@rabbitmq:5672/\n"
+            f"HOOKS={json.dumps(hooks)}\n"
+        ),
+        "budget.env": (
+            f"DATABASE_URL=postgresql+asyncpg://budget:{budget_db}@postgres:5432/budget\n"
+            f"AMQP_URL=amqp://budget:{budget_amqp}@rabbitmq:5672/\n"
+            f"HOOK_SECRETS={json.dumps([hook])}\n"
+        ),
+        "postgres.env": f"POSTGRES_PASSWORD={pg}\n",
+        # Run once by the postgres image on an empty volume: one database and owner per service.
+        "10-databases.sql": (
+            f"CREATE ROLE todos LOGIN PASSWORD '{todos_db}';\n"
+            f"CREATE ROLE budget LOGIN PASSWORD '{budget_db}';\n"
+            "CREATE DATABASE todos OWNER todos;\n"
+            "CREATE DATABASE budget OWNER budget;\n"
+            "REVOKE ALL ON DATABASE todos FROM PUBLIC;\n"
+            "REVOKE ALL ON DATABASE budget FROM PUBLIC;\n"
+        ),
+        "definitions.json": _definitions(admin_amqp, todos_amqp, budget_amqp),
+    }
+
+
+def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
+    """Write the files into `out` (mode 600); keep a complete existing set unless `force`."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not force and all((out / name).exists() for name in FILES):
+        return []
+    written = []
+    for name, content in render(public_key_pem).items():
+        path = out / name
+        path.write_text(content)
+        path.chmod(0o600)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jwt-public-key", type=Path, required=True, help="PEM public key file")
+    parser.add_argument("--out", type=Path, default=BASE / "secrets")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+    pem = args.jwt_public_key.read_text()
+    if "BEGIN PUBLIC KEY" not in pem:
+        parser.error(f"{args.jwt_public_key} is not a PEM public key")
+    written = write(args.out, pem, force=args.force)
+    print(f"wrote {len(written)} files into {args.out}" if written else f"kept {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# `make doctor`: check every prerequisite of make run / make test / make validate, one line
+# each, and say how to fix what is missing. Changes nothing. Exit 1 when something required is
+# missing (a missing PostgreSQL/RabbitMQ/HAProxy is fine when apt-get can install it).
+# Honours the same settings as the launcher: DATABASE_URL or PG*, AMQP_URL, GATEWAY_PORT, ...
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH"
+
+failed=0
+ok() { printf '  ok    %-22s %s\n' "$1" "$2"; }
+warn() { printf '  warn  %-22s %s\n        fix: %s\n' "$1" "$2" "$3"; }
+bad() { printf '  FAIL  %-22s %s\n        fix: %s\n' "$1" "$2" "$3"; failed=1; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+can_install=0
+
+# --- the machine ---------------------------------------------------------------------------
+if . /etc/os-release 2>/dev/null && [[ " ${ID:-} ${ID_LIKE:-} " == *" debian "* ||
+  " ${ID:-} ${ID_LIKE:-} " == *" ubuntu "* ]]; then
+  ok OS "${PRETTY_NAME:-$ID}"
+else
+  warn OS "${PRETTY_NAME:-unknown}: only Debian/Ubuntu are tried" \
+    "install PostgreSQL >= 14, RabbitMQ >= 3.12 and HAProxy >= 2.5 yourself, then set DATABASE_URL/AMQP_URL"
+fi
+
+if command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    ok "apt-get, root" "packages can be installed when missing"; can_install=1
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    ok "apt-get, sudo" "packages can be installed when missing (sudo without a password)"
+    can_install=1
+  else
+    warn "apt-get, root" "not root and no password-less sudo: missing packages cannot be installed" \
+      "run \`sudo apt-get install -y postgresql rabbitmq-server haproxy\` once"
+  fi
+else
+  warn apt-get "not found" "install PostgreSQL, RabbitMQ and HAProxy with your package manager"
+fi
+
+if command -v python3 >/dev/null; then
+  ok python3 "$(python3 --version 2>&1) (scripts; uv brings the project's own Python)"
+else
+  bad python3 "not found" "apt-get install -y python3"
+fi
+if command -v uv >/dev/null; then
+  ok uv "$(uv --version)"
+else
+  bad uv "not found" "python3 -m pip install uv   (or: curl -LsSf https://astral.sh/uv/install.sh | sh)"
+fi
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+url_field() {
+  python3 -c 'import sys; from urllib.parse import urlsplit; u = urlsplit(sys.argv[1]);
+print({"host": u.hostname or "", "port": u.port or "", "user": u.username or "",
+"password": u.password or "", "db": u.path.lstrip("/")}[sys.argv[2]])' "$1" "$2"
+}
+if [ -n "${DATABASE_URL:-}" ]; then
+  host=$(url_field "$DATABASE_URL" host); port=$(url_field "$DATABASE_URL" port)
+  user=$(url_field "$DATABASE_URL" user); host=${host:-127.0.0.1}; port=${port:-5432}
+  if ! port_open "$host" "$port"; then
+    bad PostgreSQL "nothing listens on $host:$port (DATABASE_URL)" "start that server, or unset DATABASE_URL"
+  elif ! command -v psql >/dev/null; then
+    warn PostgreSQL "$host:$port listens; psql missing, login not checked" "apt-get install -y postgresql-client"
+  elif PGPASSWORD=$(url_field "$DATABASE_URL" password) psql -h "$host" -p "$port" -U "$user" -w \
+      -d "$(url_field "$DATABASE_URL" db)" -tAc 'SELECT 1' >/dev/null 2>&1; then
+    ok PostgreSQL "$user@$host:$port logs in (DATABASE_URL; the databases todos and budget must exist)"
+  else
+    bad PostgreSQL "$user@$host:$port refuses the login of DATABASE_URL" \
+      "check the user, password and database; pg_hba.conf must allow it from this host"
+  fi
+else
+  host=${PGHOST:-127.0.0.1}; port=${PGPORT:-5432}
+  if port_open "$host" "$port"; then
+    if psql -h "$host" -p "$port" -U "${PGUSER:-postgres}" -w -d postgres -tAc 'SELECT 1' \
+        >/dev/null 2>&1; then
+      ok PostgreSQL "$host:$port, ${PGUSER:-postgres} logs in"
+    elif [ -n "${PGUSER:-}${PGPASSWORD:-}" ]; then
+      bad PostgreSQL "$host:$port refuses ${PGUSER:-postgres} (PGUSER/PGPASSWORD)" \
+        "fix PGUSER/PGPASSWORD, or unset them to let make run create its own role"
+    elif [ "$(id -u)" = 0 ] || sudo -n -u postgres true 2>/dev/null; then
+      ok PostgreSQL "$host:$port, no trust: make run makes role todos_budget with a password via the local superuser"
+    else
+      bad PostgreSQL "$host:$port needs a password and the local superuser is out of reach" \
+        "run make run once as root, or set DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@$host:$port/todos"
+    fi
+  elif command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    ok PostgreSQL "installed, stopped: make run starts it"
+  elif [ $can_install = 1 ]; then
+    ok PostgreSQL "not installed: make run installs it (apt-get install -y postgresql, ~1 min)"
+  else
+    bad PostgreSQL "not installed and cannot be installed here" "sudo apt-get install -y postgresql"
+  fi
+fi
+
+# --- RabbitMQ ------------------------------------------------------------------------------
+amqp=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+ahost=$(url_field "$amqp" host); aport=$(url_field "$amqp" port); ahost=${ahost:-127.0.0.1}
+aport=${aport:-5672}
+if port_open "$ahost" "$aport"; then
+  if [ -x .venv/bin/python ] && .venv/bin/python -c 'import asyncio, sys, aio_pika
+async def main():
+    connection = await aio_pika.connect(sys.argv[1], timeout=5)
+    await connection.close()
+asyncio.run(main())' "$amqp" >/dev/null 2>&1; then
+    ok RabbitMQ "$ahost:$aport accepts $(url_field "$amqp" user)'s login${AMQP_URL:+ (AMQP_URL)}"
+  elif [ -x .venv/bin/python ]; then
+    bad RabbitMQ "$ahost:$aport listens but refuses the login" \
+      "check AMQP_URL (user, password, vhost); \`rabbitmqctl list_users\` on the broker"
+  else
+    ok RabbitMQ "$ahost:$aport listens (login checked after make install)"
+  fi
+elif [ "$ahost:$aport" != 127.0.0.1:5672 ] && [ "$ahost:$aport" != localhost:5672 ]; then
+  bad RabbitMQ "nothing listens on $ahost:$aport (AMQP_URL)" "start that broker, or unset AMQP_URL"
+elif command -v rabbitmq-server >/dev/null; then
+  ok RabbitMQ "installed, stopped: make run starts it (rabbitmq-server -detached)"
+elif [ $can_install = 1 ]; then
+  ok RabbitMQ "not installed: make run installs it (apt-get install -y rabbitmq-server, ~1 min)"
+else
+  bad RabbitMQ "not installed and cannot be installed here" "sudo apt-get install -y rabbitmq-server"
+fi
+
+# --- HAProxy and kubectl -------------------------------------------------------------------
+haproxy=$(command -v haproxy || ls /usr/sbin/haproxy 2>/dev/null || true)
+if [ -n "$haproxy" ]; then
+  version=$("$haproxy" -v 2>/dev/null | sed -nE 's/^HA-?Proxy version ([0-9]+\.[0-9]+).*/\1/p')
+  if [ -n "$version" ] && printf '2.5\n%s\n' "$version" | sort -CV; then
+    ok HAProxy "$version (>= 2.5 for jwt_verify)"
+  else
+    bad HAProxy "${version:-unknown version} is older than 2.5 (no jwt_verify)" \
+      "install HAProxy >= 2.5 (Debian 12 / Ubuntu 22.04 ship 2.6 / 2.4: use haproxy.debian.net)"
+  fi
+elif [ $can_install = 1 ]; then
+  ok HAProxy "not installed: make run installs it (apt-get install -y haproxy)"
+else
+  bad HAProxy "not installed" "sudo apt-get install -y haproxy   (>= 2.5)"
+fi
+
+if command -v kubectl >/dev/null; then
+  ok kubectl "$(kubectl version --client 2>/dev/null | head -1) (make validate renders kustomize)"
+else
+  warn kubectl "not found: make validate (and so make test) cannot render the manifests" \
+    "apt-get install -y kubectl (Google Cloud SDK repo) or https://kubernetes.io/docs/tasks/tools/"
+fi
+
+# --- ports of make run ---------------------------------------------------------------------
+busy=()
+for port in "${GATEWAY_PORT:-8080}" "${GATEWAY_ADMIN_PORT:-8404}" "${TODOS_PORT:-8001}" \
+  "${BUDGET_PORT:-8002}" "${WORKER_METRICS_PORT:-9101}" "$((${WORKER_METRICS_PORT:-9101} + 1))"; do
+  port_open 127.0.0.1 "$port" && busy+=("$port")
+done
+if [ ${#busy[@]} -eq 0 ]; then
+  ok ports "free for make run (gateway ${GATEWAY_PORT:-8080})"
+else
+  bad ports "in use: ${busy[*]}" \
+    "stop what holds them (ss -ltnp | grep :PORT) or move the stack: GATEWAY_PORT=18080 TODOS_PORT=18001 ... make run"
+fi
+
+if [ $failed = 0 ]; then echo "doctor: ready for make run"; else echo "doctor: fix the FAIL lines first"; fi
+exit $failed

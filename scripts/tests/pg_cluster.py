@@ -1,0 +1,62 @@
+"""A private PostgreSQL cluster (initdb in a temp dir, its own port and socket) for these tests."""
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    assert found, f"{name} not found: the PostgreSQL server binaries are needed"
+    return found[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Cluster:
+    def __init__(self, *, local: str = "peer", host: str = "scram-sha-256") -> None:
+        self.auth = (f"--auth-local={local}", f"--auth-host={host}")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="infra-pg-"))
+        self.data = self.dir / "data"
+        self.root = os.geteuid() == 0  # initdb refuses root: run it as postgres
+
+    def _as_postgres(self, *argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.root else []
+        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+            [*prefix, *argv], capture_output=True, text=True, timeout=60, cwd="/", **kw
+        )
+
+    def start(self) -> None:
+        if self.root:
+            shutil.chown(self.dir, "postgres")
+        init = self._as_postgres(
+            _bin("initdb"), "-D", str(self.data), "-U", "postgres", *self.auth, "--no-sync",
+        )  # fmt: skip
+        assert init.returncode == 0, init.stderr
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        ctl = self._as_postgres(
+            _bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "start"
+        )
+        assert ctl.returncode == 0, ctl.stderr
+
+    def sql(self, sql: str, db: str = "postgres") -> str:
+        """As the superuser over the socket (peer)."""
+        done = self._as_postgres(
+            "psql", "-h", str(self.dir), "-p", str(self.port), "-d", db, "-tAXqc", sql
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        self._as_postgres(_bin("pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The real processes refuse to start in production with the committed placeholder secrets."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+# The values of deploy/k8s (before the generator) and .env.example: what an operator forgets.
+PLACEHOLDERS = {
+    "ENVIRONMENT": "production",
+    "DATABASE_URL": "postgresql+asyncpg://todos:CHANGE-ME-todos-db@127.0.0.1:1/todos",
+    "AMQP_URL": "amqp://todos:CHANGE-ME-todos-amqp@127.0.0.1:1/",
+    "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
+    "HOOKS": '[{"name": "budget", "url": "http://budget-api:8002/h", "secret": "CHANGE-ME-hook"}]',
+    "PORT": "0",
+}
+
+
+@pytest.mark.parametrize("program", ["todos-api", "todos-relay"])
+def test_a_process_refuses_to_start_with_placeholder_secrets(program: str) -> None:
+    entry = os.path.join(os.path.dirname(sys.executable), program)
+    result = subprocess.run(
+        [entry],
+        env={**os.environ, **PLACEHOLDERS},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "refusing to start with ENVIRONMENT=production" in output
+    for what in ("DATABASE_URL", "AMQP_URL", "JWT public key", "HOOKS"):
+        assert what in output, output

@@ -1,0 +1,69 @@
+"""Outside development the settings refuse placeholders and development values."""
+
+import pytest
+from pydantic import ValidationError
+
+from todos.config import Settings
+
+REAL_KEY = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC\n-----END PUBLIC KEY-----"
+REAL = {
+    "environment": "production",
+    "database_url": "postgresql+asyncpg://todos:Vb7nQ2xL9pK4sT1w@postgres:5432/todos",
+    "amqp_url": "amqp://todos:Hj5kM8nR2tW6yZ3c@rabbitmq:5672/",
+    "jwt_public_key": REAL_KEY,
+    "hooks": [
+        {"name": "budget", "url": "http://budget-api:8002/h", "secret": "Zq8w3Xr0Lk2Vn6Tp9Ys4"}
+    ],
+}
+
+
+def test_production_accepts_real_secrets() -> None:
+    assert Settings(**REAL).environment == "production"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        (
+            "database_url",
+            "postgresql+asyncpg://todos:CHANGE-ME-todos-db@postgres:5432/todos",
+            "DATABASE_URL holds a placeholder",
+        ),
+        (
+            "database_url",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/todos",
+            "DATABASE_URL has no password",
+        ),
+        ("amqp_url", "amqp://guest:guest@127.0.0.1:5672/", "AMQP_URL holds a placeholder"),
+        (
+            "jwt_public_key",
+            "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
+            "JWT public key is a placeholder",
+        ),
+        (
+            "hooks",
+            [
+                {
+                    "name": "budget",
+                    "url": "http://budget-api:8002/hooks/todos.before_complete_task",
+                    "secret": "CHANGE-ME-hook-secret",
+                }
+            ],
+            "HOOKS holds a placeholder",
+        ),
+    ],
+)
+def test_production_refuses_a_placeholder(field: str, value: object, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Settings(**{**REAL, field: value})  # type: ignore[arg-type]
+
+
+def test_production_refuses_the_development_key_file() -> None:
+    settings = {**REAL, "jwt_public_key": None, "jwt_public_key_file": "/repo/.dev/jwt-public.pem"}
+    with pytest.raises(ValidationError, match="development key"):
+        Settings(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_development_environments_accept_the_defaults(environment: str) -> None:
+    assert Settings(environment=environment).environment == environment  # type: ignore[arg-type]
