@@ -142,10 +142,33 @@ else
     "apt-get install -y kubectl (Google Cloud SDK repo) or https://kubernetes.io/docs/tasks/tools/"
 fi
 
+# --- the web UI: Node and npm build it (make install); chromium runs its browser test --------
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  node_version=$(node --version 2>/dev/null | sed 's/^v//')
+  if printf '%s\n20.19.0\n' "$node_version" | sort -V -C 2>/dev/null && [ "$node_version" != 20.19.0 ]; then
+    bad "Node, npm" "node $node_version: the UI's build (Vite) needs >= 20.19" \
+      "install Node >= 20.19 (https://nodejs.org or the NodeSource apt repo)"
+  else
+    ok "Node, npm" "node $node_version, npm $(npm --version 2>/dev/null) (make install builds the UI)"
+  fi
+else
+  bad "Node, npm" "not found: make install builds the web UI with them" \
+    "install Node >= 20.19 with npm (https://nodejs.org or the NodeSource apt repo)"
+fi
+if command -v chromium >/dev/null; then
+  ok chromium "$(chromium --version 2>/dev/null | head -1) (the UI's browser test)"
+elif [ $can_install = 1 ]; then
+  ok chromium "not installed: make test installs it (apt-get install -y chromium)"
+else
+  warn chromium "not installed: the UI's browser test in make test needs it" \
+    "sudo apt-get install -y chromium"
+fi
+
 # --- ports of make run ---------------------------------------------------------------------
 busy=()
 for port in "${GATEWAY_PORT:-8080}" "${GATEWAY_ADMIN_PORT:-8404}" "${TODOS_PORT:-8001}" \
-  "${BUDGET_PORT:-8002}" "${WORKER_METRICS_PORT:-9101}" "$((${WORKER_METRICS_PORT:-9101} + 1))"; do
+  "${BUDGET_PORT:-8002}" "${WEB_PORT:-8003}" "${WORKER_METRICS_PORT:-9101}" \
+  "$((${WORKER_METRICS_PORT:-9101} + 1))"; do
   port_open 127.0.0.1 "$port" && busy+=("$port")
 done
 if [ ${#busy[@]} -eq 0 ]; then
