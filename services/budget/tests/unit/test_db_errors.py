@@ -71,6 +71,8 @@ def test_bad_data_or_a_bug_is_not_transient(error: Exception) -> None:
         ConnectionRefusedError(111, "Connect call failed"),  # asyncpg's connect, unwrapped
         TimeoutError(),  # connect timeout / command_timeout
         sa_exc.TimeoutError("QueuePool limit reached, connection timed out"),
+        # a pooled connection that got the server's FATAL at shutdown just before its close
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
     ],
     ids=lambda e: type(e).__name__,
 )

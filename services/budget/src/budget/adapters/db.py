@@ -12,6 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from budget.adapters.db_errors import breaks_connection
+
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -133,7 +135,12 @@ class DriverPool:
         """One connection for a step; waits at most `pool_timeout` for one."""
         pool = await self._get()
         async with pool.acquire(timeout=self._limits.pool_timeout) as conn:
-            yield conn
+            try:
+                yield conn
+            except Exception as exc:
+                if breaks_connection(exc):
+                    conn.terminate()  # never handed out again (asyncpg does not check on acquire)
+                raise
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -11,6 +11,8 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from todos.adapters.db_errors import breaks_connection
+
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -127,7 +129,12 @@ class DriverPool:
         """A pooled connection; waits at most `pool_timeout` for one (then `TimeoutError`)."""
         pool = self._pool or await self._open()
         async with pool.acquire(timeout=self._limits.pool_timeout) as conn:
-            yield conn
+            try:
+                yield conn
+            except Exception as exc:
+                if breaks_connection(exc):
+                    conn.terminate()  # never handed out again (asyncpg does not check on acquire)
+                raise
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -21,10 +21,23 @@ _NO_SQLSTATE_OUTAGES = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     asyncpg.InterfaceError,  # raw, from the driver connection: e.g. "connection is closed"
+    # The driver's connection is in a state it cannot leave: e.g. the server's FATAL at a
+    # shutdown reached an idle pooled connection just before the socket closed, and the next
+    # statement finds it "consuming an error" ("cannot switch to state 12").
+    asyncpg.exceptions.InternalClientError,
     sa_exc.TimeoutError,  # no pool connection within pool_timeout
     OSError,  # refused, reset, unreachable
     TimeoutError,  # asyncpg's connect timeout or command_timeout
 )
+
+
+# Failures after which the driver connection must not go back to its pool.
+_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
+
+
+def breaks_connection(exc: BaseException) -> bool:
+    """The connection `exc` came from is unusable: a pool must drop it, not hand it out again."""
+    return any(isinstance(err, _BROKEN_CONNECTION) for err in _chain(exc))
 
 
 def sqlstate(exc: BaseException) -> str | None:
