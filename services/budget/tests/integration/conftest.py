@@ -194,6 +194,7 @@ class DatabaseProxy:
         self._target_port = target_port
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     async def start(self) -> None:
@@ -210,6 +211,15 @@ class DatabaseProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def announce_shutdown(self) -> None:
+        """What a server's fast shutdown sends every session before it closes the socket: an
+        unsolicited FATAL 57P01; the sockets stay open until `cut`."""
+        fields = b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0"
+        message = b"E" + (len(fields) + 4).to_bytes(4, "big") + fields
+        for writer in self._clients:
+            if not writer.is_closing():
+                writer.write(message)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
@@ -217,6 +227,7 @@ class DatabaseProxy:
             writer.close()
             return
         self._writers |= {writer, up_writer}
+        self._clients.add(writer)
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )

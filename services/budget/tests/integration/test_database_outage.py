@@ -59,6 +59,22 @@ async def test_a_database_outage_is_a_503_problem(
         _assert_unavailable(response)
 
 
+async def test_a_pooled_connection_that_got_the_shutdown_notice_is_a_503_not_a_500(
+    proxied_client: httpx.AsyncClient, db_proxy: DatabaseProxy, keys: KeyPair
+) -> None:
+    # postgres-restart fault case: the FATAL reached an idle connection of the account steps'
+    # pool just before the socket closed; the next statement on it raised asyncpg's
+    # InternalClientError ("cannot switch to state 12; another operation (2) is in progress").
+    client = proxied_client
+    tt = await new_token_type(client, keys)
+    owner, task = uuid4(), uuid4()
+    await credit(client, keys, owner, tt["id"], 10)  # the steps' pool holds an idle connection
+    await add_cost(client, keys, owner, tt["id"], 3, task)
+    db_proxy.announce_shutdown()
+    await asyncio.sleep(0.2)  # the driver reads the notice; the socket is still open
+    _assert_unavailable(await call_hook(client, owner, task))
+
+
 async def test_a_database_that_does_not_answer_gets_a_503_within_the_connect_timeout(
     settings: Settings, migrated_database: str, keys: KeyPair
 ) -> None:

@@ -22,6 +22,7 @@ class CuttableProxy:
     def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     async def start(self) -> None:
@@ -36,9 +37,18 @@ class CuttableProxy:
         for writer in list(self._writers):
             writer.transport.abort()
 
+    def announce_shutdown(self) -> None:
+        """What a server's fast shutdown sends every session before it closes the socket: an
+        unsolicited FATAL 57P01; the sockets stay open until `cut`."""
+        fields = b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0"
+        message = b"E" + (len(fields) + 4).to_bytes(4, "big") + fields
+        for writer in self._clients:
+            writer.write(message)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
         self._writers |= {writer, up_writer}
+        self._clients.add(writer)
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
@@ -116,3 +126,27 @@ async def test_a_database_that_does_not_answer_gets_a_503_within_the_connect_tim
         server.close()
     _assert_unavailable(response)
     assert elapsed < 3
+
+
+async def test_a_pooled_connection_that_got_the_shutdown_notice_is_a_503_not_a_500(
+    settings: Settings, migrated_database: str, proxy: CuttableProxy, keys: KeyPair
+) -> None:
+    # postgres-restart fault case: the FATAL reached an idle connection of the completion
+    # path's pool just before the socket closed; the next statement on it raised asyncpg's
+    # InternalClientError ("cannot switch to state 12; another operation (2) is in progress").
+    url = migrated_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    headers = {"Authorization": f"Bearer {keys.token(uuid4())}"}
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            created = await client.post("/api/todos/tasks", json={"title": "t"}, headers=headers)
+            # the completion path's pool now holds an idle connection
+            missing = await client.post(f"/api/todos/tasks/{uuid4()}/complete", headers=headers)
+            assert missing.status_code == 404
+            proxy.announce_shutdown()
+            await asyncio.sleep(0.2)  # the driver reads the notice; the socket is still open
+            response = await client.post(
+                f"/api/todos/tasks/{created.json()['id']}/complete", headers=headers
+            )
+    _assert_unavailable(response)

@@ -72,8 +72,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     # asyncpg's own errors reach here from the hot paths, which use the driver connection.
-    for outage in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
-                   TimeoutError):  # fmt: skip
+    # InternalClientError: a pooled connection that got the server's FATAL at a shutdown.
+    for outage in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                   asyncpg.exceptions.InternalClientError, OSError, TimeoutError):  # fmt: skip
         app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 

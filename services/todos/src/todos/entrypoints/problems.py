@@ -60,6 +60,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         SQLAlchemyError,
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,  # a pooled connection the server shut down
         OSError,
         TimeoutError,
     ):
