@@ -324,7 +324,7 @@ def main() -> int:
         print(f"- {note}")
     print(
         f"- the peer for the ratio: {best.name} (the faster variant); CPU counts the launcher's"
-        " children (services, their `uv run` wrappers, haproxy) and the PostgreSQL backends on"
+        " children (the services, the UI server if on, haproxy) and the PostgreSQL backends on"
         " the run's databases, not RabbitMQ (shared) nor the load generator"
     )
     print(f"- load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")
