@@ -141,11 +141,13 @@ test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e
 screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
 	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
-# One run, ~3-4 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
+# One run, ~3 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the
 # same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see
-# tests-e2e/src/e2e/bench/__main__.py), e.g. make bench BENCH_RATE=200.
-bench: install ## the whole stack against an inline peer, same load, one run; prints the table
+# tests-e2e/src/e2e/bench/__main__.py), e.g. make bench BENCH_RATE=200. Then budget's hook
+# decisions/s and consumer drain alone (services/budget/bench/bench_hot_paths.py, ~30 s).
+bench: install ## the whole stack against an inline peer, same load, one run; then budget's hook and consumer alone
 	$(RUN) python -m e2e.bench
+	$(RUN) python services/budget/bench/bench_hot_paths.py
 
 # The fault suite (tests-e2e/src/e2e/faults): its own stacks, a Jepsen-style checker, one line
 # per case. The RabbitMQ/PostgreSQL outages run on private servers it starts and stops itself.
