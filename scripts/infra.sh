@@ -98,8 +98,11 @@ apt_install() { # package...: with sudo unless root; the fix is printed when nei
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@" >&2
 }
 
+# The server's own binary too: removing the server package leaves pg_ctlcluster and the
+# cluster's configuration behind. PG_LIB_DIR: where Debian puts the versions (tests move it).
 postgres_installed() { command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] &&
-  [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; }
+  [ -n "$(ls /etc/postgresql 2>/dev/null)" ] &&
+  compgen -G "${PG_LIB_DIR:-/usr/lib/postgresql}/*/bin/postgres" >/dev/null; }
 
 ensure_postgres() {
   if [ $db_mode = given-url ]; then

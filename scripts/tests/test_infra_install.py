@@ -95,6 +95,22 @@ def test_a_missing_postgresql_is_installed_with_apt_get(machine: tuple[Path, Pat
     assert "installing postgresql" in done.stderr
 
 
+def test_a_removed_server_package_counts_as_missing(
+    machine: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # `apt-get remove postgresql-15` leaves pg_ctlcluster (postgresql-common) and
+    # /etc/postgresql behind: without the server's binary, PostgreSQL is not installed.
+    bin_dir, log = machine
+    _script(bin_dir / "pg_ctlcluster", "#!/bin/bash\nexit 1\n")
+    port = _closed_port()
+    done = _run(
+        bin_dir, PGPORT=str(port), MACHINE_PG=f"127.0.0.1:{port}", AMQP_HOST="127.0.0.1",
+        AMQP_PORT="5672", PG_LIB_DIR=str(tmp_path / "no-server"),
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "install -y -qq postgresql" in log.read_text().splitlines()
+
+
 def test_a_missing_rabbitmq_is_installed_and_started(machine: tuple[Path, Path]) -> None:
     bin_dir, log = machine
     port = _closed_port()
