@@ -48,3 +48,18 @@ async def test_a_pooled_connection_the_server_terminated_fails_as_an_outage_then
     finally:
         await killer.close()
         await pool.close()
+
+
+async def test_a_statement_that_timed_out_keeps_its_connection(migrated_database: str) -> None:
+    # asyncpg cancels it; dropping the connection would only add a reconnect under load
+    pool = DriverPool(TEST_DATABASE_URL, size=1)
+    try:
+        async with pool.acquire() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        with pytest.raises(TimeoutError):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT pg_sleep(2)", timeout=0.1)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") == first
+    finally:
+        await pool.close()

@@ -36,8 +36,14 @@ _BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientE
 
 
 def breaks_connection(exc: BaseException) -> bool:
-    """The connection `exc` came from is unusable: a pool must drop it, not hand it out again."""
-    return any(isinstance(err, _BROKEN_CONNECTION) for err in _chain(exc))
+    """The connection `exc` came from is unusable: a pool must drop it, not hand it out again.
+
+    Not a timeout (an OSError too): asyncpg cancels a timed-out statement itself and the pool
+    waits for that on release, so the connection stays good."""
+    return any(
+        isinstance(err, _BROKEN_CONNECTION) and not isinstance(err, TimeoutError)
+        for err in _chain(exc)
+    )
 
 
 def sqlstate(exc: BaseException) -> str | None:
