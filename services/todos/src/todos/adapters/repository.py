@@ -45,24 +45,6 @@ class SqlTaskRepository:
             .values(title=task.title, description=task.description, updated_at=task.updated_at)
         )
 
-    async def complete_if_open(self, task: Task) -> bool:
-        # The status condition is the guard: of concurrent completers exactly one matches.
-        result = await self._conn.execute(
-            update(tasks)
-            .where(
-                tasks.c.id == task.id,
-                tasks.c.owner_id == task.owner_id,
-                tasks.c.status == TaskStatus.OPEN.value,
-            )
-            .values(
-                status=TaskStatus.COMPLETED.value,
-                completed_at=task.completed_at,
-                updated_at=task.updated_at,
-            )
-            .returning(tasks.c.id)
-        )
-        return result.first() is not None
-
     async def delete(self, task: Task) -> bool:
         result = await self._conn.execute(
             delete(tasks)

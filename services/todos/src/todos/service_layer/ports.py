@@ -26,10 +26,6 @@ class TaskRepository(Protocol):
 
     async def save_edits(self, task: Task) -> None: ...
 
-    async def complete_if_open(self, task: Task) -> bool:
-        """Store `task`'s completion only if it is still open; False if someone else won."""
-        ...
-
     async def delete(self, task: Task) -> bool: ...
 
 
