@@ -150,7 +150,8 @@ def test_a_completed_task_is_debited_its_cost(pact: Pact) -> None:
         delivery, outcomes = _consume(uow, raw)
 
         assert delivery.settled == ["ack"]
-        assert outcomes == [Outcome.APPLIED]
+        # Debited; no hook call held for it in this fixture, and the outcome says so.
+        assert outcomes == [Outcome.DEBITED_WITHOUT_HOLD]
         [debit] = uow.state.entries
         assert (debit.kind, debit.amount, debit.reference_id) == (
             EntryKind.DEBIT, -4, str(cost.task_id))  # fmt: skip
