@@ -323,7 +323,7 @@ async def double_spend(t: Target, p: Params, rng: random.Random) -> Verdict:
         await single.aclose()
     (w, single_state), (v, storm_state) = verdicts
     v.ok = (v.ok * v.attempts + w.ok * w.attempts) / (v.attempts + w.attempts)
-    for name in ("lost", "dup", "phantom", "mismatch", "leaked", "neg", "dlq", "attempts"):
+    for name in ("lost", "dup", "phantom", "mismatch", "leaked", "overdrawn", "dlq", "attempts"):
         setattr(v, name, getattr(v, name) + getattr(w, name))
     v.server_errors += w.server_errors
     v.lags += w.lags
