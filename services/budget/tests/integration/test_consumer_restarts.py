@@ -80,9 +80,7 @@ async def _locked(database_url: str, owners: list[UUID]) -> Any:
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     tx = conn.transaction()
     await tx.start()
-    await conn.execute(
-        "SELECT 1 FROM accounts WHERE owner_id = ANY($1::uuid[]) FOR UPDATE", owners
-    )
+    await conn.execute("SELECT 1 FROM accounts WHERE owner_id = ANY($1::uuid[]) FOR UPDATE", owners)
     return conn, tx
 
 
