@@ -412,8 +412,8 @@ def _hold_back_completions(t: Target, owners: list[str]) -> list[str]:
         "WHERE published_at IS NULL AND event_type LIKE 'todos.task.completed.%' "
         f"AND envelope->'data'->>'owner_id' IN ({_in_list(owners)}) RETURNING event_id"
     )
-    lines = _psql(t, t.stack.config.todos_db, sql).split()
-    return [line for line in lines if not line.startswith("UPDATE")]  # psql adds "UPDATE n"
+    lines = _psql(t, t.stack.config.todos_db, sql).splitlines()
+    return [line for line in lines if line and not line.startswith("UPDATE")]  # + "UPDATE n"
 
 
 def _event_ids(t: Target, kind: str, owners: list[str]) -> list[str]:
