@@ -17,11 +17,12 @@ from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
-from budget.metrics import observe_batch_lag
-from budget.service_layer.events import Outcome
+from budget.metrics import UNBACKED_DEBITS, observe_batch_lag
+from budget.service_layer.events import UNBACKED_OUTCOMES, Outcome
 from contracts.envelope import ParsedEvent
 
 log = structlog.get_logger("consumer")
+UNBACKED_REASONS = {outcome: reason.value for reason, outcome in UNBACKED_OUTCOMES.items()}
 
 T = TypeVar("T")
 
@@ -31,9 +32,13 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     container = bootstrap(settings, role="consumer")
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
-        return await container.use_cases.handle_events(
+        outcomes = await container.use_cases.handle_events(
             [(parsed.envelope.id, parsed.event) for parsed in batch]
         )
+        for outcome in outcomes:
+            if outcome in UNBACKED_REASONS:
+                UNBACKED_DEBITS.labels(UNBACKED_REASONS[outcome]).inc()
+        return outcomes
 
     consumer = EventConsumer(
         tracing.traced_apply_batch(observe_batch_lag(apply)),
