@@ -541,11 +541,14 @@ async def consumer_restarts(t: Target, p: Params, rng: random.Random) -> Verdict
         os.kill(pid, signal.SIGSTOP)  # the backlog builds up, the first `prefetch` of it taken
         try:
             await at_rate(world, world.tasks, p.capacity)
+            # Nothing of the backlog is applied while the lock is held: every event of these
+            # owners the relay published is in the queue, ready or held by a consumer.
+            pending = await _published(t, owners, p.drain_timeout)
             async with _AccountLock(t, owners):
                 seen = _ready_count(t, program)
                 os.kill(pid, signal.SIGKILL)  # the first kill: a stopped process holding it
                 for _ in range(p.restarts - 1):
-                    pid, taken = await _restarted_holding(t, program, seen)
+                    pid, taken = await _restarted_holding(t, program, seen, pending)
                     held.append(taken)
                     seen = _ready_count(t, program)
                     os.kill(pid, signal.SIGKILL)
@@ -568,19 +571,32 @@ async def consumer_restarts(t: Target, p: Params, rng: random.Random) -> Verdict
     return v
 
 
-async def _restarted_holding(t: Target, program: str, seen: int) -> tuple[int, int]:
-    """After a kill: the successor's pid once it works, holds messages it took from the queue
-    (they wait on the lock) and has been up longer than the launcher's MIN_UPTIME (a kill must
-    not look like a crash at start-up); and how many it took."""
+async def _published(t: Target, owners: list[str], within: float) -> int:
+    """How many events of the owners todos published, once its outbox has none left for them."""
+    where = f"envelope->'data'->>'owner_id' IN ({_in_list(owners)})"
+    sql = f"SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FROM outbox WHERE {where}"  # noqa: S608
+    deadline = time.monotonic() + within
+    while True:
+        unsent, total = map(
+            int, (await asyncio.to_thread(_psql, t, t.stack.config.todos_db, sql)).split("|")
+        )
+        if not unsent or time.monotonic() > deadline:
+            return total - unsent
+        await asyncio.sleep(0.5)
+
+
+async def _restarted_holding(t: Target, program: str, seen: int, pending: int) -> tuple[int, int]:
+    """After a kill: the successor's pid once it works, holds some of the `pending` messages
+    unacked (they wait on the lock) and has been up longer than the launcher's MIN_UPTIME (a
+    kill must not look like a crash at start-up); and how many it holds."""
     deadline = time.monotonic() + START_TIMEOUT
-    peak, working_since, pid = 0, math.inf, None
+    working_since, pid = math.inf, None
     while time.monotonic() < deadline:
         ready = await _ready(t)
-        peak = max(peak, ready)  # the killed one's messages are back
         if pid is None and _ready_count(t, program) > seen:
             pid, working_since = t.stack.child_pid(program), time.monotonic()
-        if pid is not None and ready < peak and time.monotonic() - working_since >= 3.5:
-            return pid, peak - ready
+        if pid is not None and ready < pending and time.monotonic() - working_since >= 3.5:
+            return pid, pending - ready
         await asyncio.sleep(0.1)
     raise TimeoutError(f"{program} did not work and take messages within {START_TIMEOUT:.0f}s")
 
