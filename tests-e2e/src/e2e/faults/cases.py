@@ -572,8 +572,12 @@ async def consumer_restarts(t: Target, p: Params, rng: random.Random) -> Verdict
 
 
 async def _published(t: Target, owners: list[str], within: float) -> int:
-    """How many events of the owners todos published, once its outbox has none left for them."""
-    where = f"envelope->'data'->>'owner_id' IN ({_in_list(owners)})"
+    """How many events for budget's queue (completed, completion-aborted, deleted) of the
+    owners todos published, once its outbox has none left for them."""
+    where = (
+        "event_type SIMILAR TO 'todos.task.(completed|completion-aborted|deleted).v1' "
+        f"AND envelope->'data'->>'owner_id' IN ({_in_list(owners)})"
+    )
     sql = f"SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FROM outbox WHERE {where}"  # noqa: S608
     deadline = time.monotonic() + within
     while True:
