@@ -12,6 +12,7 @@ from budget import tracing
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.dead_letters import watch_depth
+from budget.adapters.event_failures import SqlFailureCounter
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.heartbeat import Heartbeat
@@ -41,6 +42,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
 
     consumer = EventConsumer(
         tracing.traced_apply_batch(observe_batch_lag(apply)),
+        failures=SqlFailureCounter(container.engine),
+        max_failures=settings.consumer_max_failures,
         max_batch=settings.consumer_batch,
         max_batches=settings.consumer_batches,
         linger=settings.consumer_linger,
