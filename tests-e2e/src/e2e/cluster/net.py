@@ -1,9 +1,10 @@
 """Hosts on one machine: a network namespace each, wired to one bridge, all made and removed here.
 
-Every namespace is named `<prefix>-<host>` and has one address in the suite's /24; the bridge
-holds `.1` so the suite itself (in the machine's namespace) reaches every host. A partition drops the
-packets between two hosts silently, as a cut link does (iptables DROP rules inside each side's
-namespace, never in the machine's own tables): a sender learns of it only by its timeouts.
+Every namespace is named `<prefix>-<host>` and has one address in the suite's /24; the
+bridge holds `.1` so the suite itself (in the machine's namespace) reaches every host. A
+partition drops the packets between two hosts silently, as a cut link does (iptables DROP
+rules inside each side's namespace, never in the machine's own tables): a sender learns of
+it only by its own timeouts.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ SCOPE = "tbclu"
 
 def pg_bin() -> Path:
     """The newest installed PostgreSQL server's bin directory."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3])
+    )
     if not found:
         raise RuntimeError("PostgreSQL server binaries are not installed (postgresql-15)")
     return found[-1].parent
@@ -97,8 +99,10 @@ class PatroniNode:
             "scope": SCOPE,
             "name": host.name,
             "log": {"level": "WARNING"},
-            "restapi": {"listen": f"{host.addr}:{REST_PORT}",
-                        "connect_address": f"{host.addr}:{REST_PORT}"},  # fmt: skip
+            "restapi": {
+                "listen": f"{host.addr}:{REST_PORT}",
+                "connect_address": f"{host.addr}:{REST_PORT}",
+            },
             "etcd3": {"hosts": f"{etcd.host.addr}:{ETCD_PORT}"},
             "bootstrap": {
                 "dcs": {
@@ -137,8 +141,7 @@ class PatroniNode:
                 "pg_hba": [
                     "local all all trust",
                     f"host all all {host.addr.rsplit('.', 1)[0]}.0/24 scram-sha-256",
-                    f"host replication replicator {host.addr.rsplit('.', 1)[0]}.0/24 "
-                    "scram-sha-256",
+                    f"host replication replicator {host.addr.rsplit('.', 1)[0]}.0/24 scram-sha-256",
                 ],
             },
         }
@@ -155,8 +158,15 @@ class PatroniNode:
         env = {"PATH": path, "LANG": "C.UTF-8", "HOME": str(self.dir)}
         argv = [str(venv_bin / "patroni"), str(self.config_file)]
         self.proc = keeper.add(
-            Proc(f"patroni-{self.host.name}", self.host, argv, env, self.dir / "patroni.log",
-                 user="postgres", cwd=self.dir)  # fmt: skip
+            Proc(
+                f"patroni-{self.host.name}",
+                self.host,
+                argv,
+                env,
+                self.dir / "patroni.log",
+                user="postgres",
+                cwd=self.dir,
+            )
         )
 
     def role(self) -> str | None:

@@ -88,8 +88,14 @@ class RabbitNode:
                         self.dir / "epmd.log"))  # fmt: skip
         argv = [str(sbin() / "rabbitmq-server")]
         self.proc = keeper.add(
-            Proc(f"rabbit-{self.host.name}", self.host, argv, self.env(), self.dir / "server.log",
-                 cwd=self.dir)  # fmt: skip
+            Proc(
+                f"rabbit-{self.host.name}",
+                self.host,
+                argv,
+                self.env(),
+                self.dir / "server.log",
+                cwd=self.dir,
+            )
         )
 
     def ctl(self, *args: str, timeout: float = 60) -> str:

@@ -15,6 +15,7 @@ The services reach the current primary through a multi-host URL with
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import secrets
@@ -24,9 +25,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg  # type: ignore[import-untyped]
@@ -39,10 +42,11 @@ from e2e.cluster.rabbit import AMQP_PORT, RabbitNode
 ROOT = Path(__file__).resolve().parents[4]
 LOCAL = ROOT / "deploy" / "local"
 if str(LOCAL) not in sys.path:
-    sys.path.insert(0, str(LOCAL))  # the launcher's helpers: dev keys, HAProxy, migrations
-
-import devkeys  # noqa: E402
-import prepare  # noqa: E402
+    sys.path.insert(0, str(LOCAL))
+# The launcher's own helpers (dev keys, HAProxy, migrations, commands), not a copy of them.
+devkeys = importlib.import_module("devkeys")
+prepare = importlib.import_module("prepare")
+Log = Callable[[str], None]
 
 VENV_BIN = Path(sys.prefix) / "bin"
 TODOS_PORT, BUDGET_PORT, RELAY_METRICS, CONSUMER_METRICS = 8001, 8002, 9101, 9102
@@ -109,7 +113,7 @@ class Cluster:
     gateway: Proc | None = None
     balancer: Proc | None = None
     password: str = field(default_factory=lambda: secrets.token_hex(12))
-    dev: devkeys.DevSecrets | None = None
+    dev: Any = None  # the launcher's DevSecrets
 
     # --- addresses
     @property
@@ -141,9 +145,7 @@ class Cluster:
         """Every database host, the writable one chosen at connect time."""
         hosts = "&".join(f"host={pg.host.addr}:{PG_PORT}" for pg in self.pgs)
         auth = f"{quote(user, safe='')}:{quote(self.password, safe='')}"
-        return (
-            f"postgresql+asyncpg://{auth}@/{database}?{hosts}&target_session_attrs=read-write"
-        )
+        return f"postgresql+asyncpg://{auth}@/{database}?{hosts}&target_session_attrs=read-write"
 
     @property
     def todos_db(self) -> str:
@@ -154,7 +156,7 @@ class Cluster:
         return f"budget_{self.name}"
 
     # --- bring-up
-    def up(self, log: prepare.Log) -> None:
+    def up(self, log: Log) -> None:
         """Hosts, brokers, databases, services, gateway; ready when it returns."""
         self.root.chmod(0o755)  # the postgres account reads its own directories below
         self.net.up()
@@ -193,15 +195,12 @@ class Cluster:
         prepare.run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
         for i in range(2):
             self.replicas.append(self._replica(self.net.hosts[f"app{i + 1}"]))
-        self.wait_ready(
-            [f"http://{r.host.addr}:{p}/readyz" for r in self.replicas
-             for p in (TODOS_PORT, BUDGET_PORT)], 120,
-        )  # fmt: skip
+        self.wait_ready(self.api_urls(), 120)
         self._gateway(haproxy)
         self.wait_ready([f"http://{self.gw.addr}:{ADMIN_PORT}/healthz"], 30)
         log(f"cluster ready: gateway {self.gateway_url}")
 
-    def _brokers(self, log: prepare.Log) -> None:
+    def _brokers(self, log: Log) -> None:
         cookie = secrets.token_hex(16)
         self.rabbits = [
             RabbitNode(self.net.hosts[f"mq{i + 1}"], self.root, cookie) for i in range(3)
@@ -238,7 +237,39 @@ class Cluster:
         leaders = [pg for pg in self.pgs if self.pg_roles().get(pg.host.name) == "leader"]
         return leaders[0] if leaders else None
 
-    def _databases(self, log: prepare.Log) -> None:
+    def sync_ok(self) -> bool:
+        """A primary and a streaming synchronous standby."""
+        return sorted(self.pg_roles().values()) == ["leader", "sync_standby"]
+
+    def queue_leader(self) -> str:
+        """The node leading budget's quorum queue, asked of any node that answers."""
+        for node in self.rabbits:
+            try:
+                for q in node.queues():
+                    if q["name"] == self.queue:
+                        return str(q["leader"])
+            except (RuntimeError, subprocess.TimeoutExpired):
+                continue
+        raise RuntimeError("no broker node answers")
+
+    def rabbits_running(self) -> int:
+        """How many nodes the cluster counts as running (asked of the first that answers)."""
+        for node in self.rabbits:
+            try:
+                return len(list(node.cluster_status().get("running_nodes", [])))  # type: ignore[call-overload]
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError):
+                continue
+        return 0
+
+    def api_urls(self) -> list[str]:
+        """Every API replica's readiness URL."""
+        return [
+            f"http://{r.host.addr}:{p}/readyz"
+            for r in self.replicas
+            for p in (TODOS_PORT, BUDGET_PORT)
+        ]
+
+    def _databases(self, log: Log) -> None:
         async def make() -> None:
             conn = await asyncpg.connect(
                 host=[pg.host.addr for pg in self.pgs], port=[PG_PORT] * len(self.pgs),
@@ -246,9 +277,7 @@ class Cluster:
                 target_session_attrs="read-write", ssl=False, timeout=10,
             )  # fmt: skip
             try:
-                await conn.execute(
-                    f"CREATE ROLE {DB_ROLE} LOGIN PASSWORD '{self.password}'"  # noqa: S608
-                )
+                await conn.execute(f"CREATE ROLE {DB_ROLE} LOGIN PASSWORD '{self.password}'")
                 for db in (self.todos_db, self.budget_db):
                     await conn.execute(f'CREATE DATABASE "{db}" OWNER {DB_ROLE}')
             finally:
@@ -373,7 +402,7 @@ def new_cluster(name: str) -> Cluster:
     return Cluster(name, Path(tempfile.mkdtemp(prefix=f"{name}-")))
 
 
-def ensure_tools(log: prepare.Log) -> None:
+def ensure_tools(log: Log) -> None:
     """Install what the cluster needs and this machine lacks (Debian packages)."""
     wanted = {
         "etcd": "etcd-server",
