@@ -23,6 +23,8 @@ FILES = (
     "postgres.env",
     "10-databases.sql",
     "definitions.json",
+    "todos-db.env",
+    "budget-db.env",
 )
 
 
@@ -95,6 +97,9 @@ def render(public_key_pem: str) -> dict[str, str]:
             "REVOKE ALL ON DATABASE budget FROM PUBLIC;\n"
         ),
         "definitions.json": _definitions(admin_amqp, todos_amqp, budget_amqp),
+        # The same roles for the PostgreSQL operator (prod overlay): basic-auth Secrets.
+        "todos-db.env": f"username=todos\npassword={todos_db}\n",
+        "budget-db.env": f"username=budget\npassword={budget_db}\n",
     }
 
 
