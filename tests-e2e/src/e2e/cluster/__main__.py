@@ -22,7 +22,7 @@ from e2e.cluster.system import Cluster, ensure_tools, new_cluster
 from e2e.faults.checker import Verdict
 
 DB_SUFFIX = os.environ.get("E2E_DB_SUFFIX", "")
-SMOKE = ("rabbit-leader-kill",)
+SMOKE = ("story", "rabbit-leader-kill")
 
 
 def _say(line: str) -> None:

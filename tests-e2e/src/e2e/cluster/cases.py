@@ -11,11 +11,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from e2e.api import Caller
 from e2e.cluster.procs import Proc
 from e2e.cluster.system import BUDGET_PORT, SERVICES, TODOS_PORT, Cluster
 from e2e.faults.checker import Verdict, check, dead_letters, drain, expect_no_5xx
 from e2e.faults.driver import Task, World, at_rate, complete, setup
 from e2e.identity import TokenMaker
+from e2e.stories import veto_credit_complete_debit
 
 # What a caller may see while a database primary is replaced: a clean "unavailable" answer
 # (the API's 503 problem, or the gateway's 503/504 when no replica answered in time).
@@ -143,6 +147,23 @@ def _since(tl: Timeline) -> float:
 
 
 # --- the cases
+
+
+async def story(c: Cluster, p: Params, rng: random.Random) -> ClusterVerdict:
+    """The product's story through the cluster's gateway: veto, credit, complete, one debit."""
+    tokens = TokenMaker(c.root / "dev")
+    admin, owner = Caller(c.gateway_url, tokens, admin=True), Caller(c.gateway_url, tokens)
+    started = time.monotonic()
+    v = Verdict("story")
+    try:
+        await veto_credit_complete_debit(admin, owner)
+    except (AssertionError, httpx.HTTPError) as exc:
+        v.failures.append(f"story broke: {type(exc).__name__}: {exc}")
+    finally:
+        await admin.aclose()
+        await owner.aclose()
+    v.seconds = time.monotonic() - started
+    return ClusterVerdict(v)
 
 
 async def baseline(c: Cluster, p: Params, rng: random.Random) -> ClusterVerdict:
@@ -316,6 +337,7 @@ async def _wait(probe: Callable[[], Any], within: float) -> Any:
 
 Case = Callable[[Cluster, Params, random.Random], Awaitable[ClusterVerdict]]
 CASES: dict[str, Case] = {
+    "story": story,
     "baseline": baseline,
     "rabbit-leader-kill": rabbit_leader_kill,
     "rabbit-partition": rabbit_partition,
