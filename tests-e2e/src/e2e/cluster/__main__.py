@@ -17,6 +17,7 @@ import sys
 import time
 from types import FrameType
 
+from e2e.cluster import scaling
 from e2e.cluster.cases import CASES, ClusterVerdict, Params
 from e2e.cluster.system import Cluster, ensure_tools, new_cluster
 from e2e.faults.checker import Verdict
@@ -55,9 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m e2e.cluster", description=__doc__)
     p.add_argument("--smoke", action="store_true", help=f"CI's short run: {', '.join(SMOKE)}")
     p.add_argument("--cases", default="", help=f"comma-separated; default all: {','.join(CASES)}")
+    p.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="skip the one-replica-versus-two measurement (the smoke never runs it)",
+    )
+    p.add_argument("--scale-rate", type=float, default=20.0, help="completions/s of that load")
     p.add_argument("--seed", type=int, default=int(os.environ.get("FAULTS_SEED", "9")))
     a = p.parse_args(argv)
-    names = [n for n in a.cases.split(",") if n] or (list(SMOKE) if a.smoke else list(CASES))
+    names = [n for n in a.cases.split(",") if n and n != "none"]
+    if not a.cases:
+        names = list(SMOKE) if a.smoke else list(CASES)
     if unknown := [n for n in names if n not in CASES]:
         p.error(f"unknown case(s) {unknown}; known: {list(CASES)}")
     if os.geteuid() != 0:
@@ -72,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         cluster.up(_say)
         _say(f"cluster up in {time.monotonic() - started:.0f}s (logs in {cluster.root})")
         verdicts = asyncio.run(run(cluster, names, params, a.seed))
+        if not (a.smoke or a.no_scaling):
+            runs = asyncio.run(scaling.compare(cluster, a.scale_rate, 30.0, owners=4))
+            if not all(r.passed for r in runs):
+                verdicts.append(ClusterVerdict(Verdict("scaling", failures=["not exact"])))
     except KeyboardInterrupt as stop:
         _say(f"interrupted ({stop or 'Ctrl-C'}): tearing the cluster down")
         return 130
