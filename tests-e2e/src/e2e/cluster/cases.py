@@ -262,15 +262,16 @@ def _new_primary(c: Cluster, old: str) -> str | None:
 
 
 async def pg_isolate_primary(c: Cluster, p: Params, rng: random.Random) -> ClusterVerdict:
-    """Cut the primary off the standby, the services and etcd for `isolation` s, then heal."""
+    """Cut the primary off every other host (standby, services, etcd, balancer) for
+    `isolation` s, then heal."""
 
     async def fault(c: Cluster, tl: Timeline) -> None:
         await asyncio.sleep(p.fault_at)
         old = await asyncio.to_thread(c.primary)
         assert old is not None
-        others = [h for h in c.net.hosts if h != old.host.name and h.startswith(("pg", "app"))]
+        others = [h for h in c.net.hosts if h != old.host.name and not h.startswith("mq")]
         tl.fault_started = time.monotonic()
-        c.net.partition([old.host.name], [*others, "dcs"])
+        c.net.partition([old.host.name], others)
         try:
             new = await _wait(lambda: _new_primary(c, old.host.name), p.isolation + 30)
             tl.events.append(f"{old.host.name} cut off; {new} primary after {_since(tl):.1f}s")

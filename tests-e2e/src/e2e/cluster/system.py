@@ -8,8 +8,11 @@ Hosts (198.18.21.0/24 by default, the bridge is .1):
   gw        .40      the gateway (deploy/gateway/haproxy.cfg) balancing the API replicas, and
                      the in-cluster balancer (AMQP to the broker nodes, budget's hook to the
                      budget-api replicas), as a Kubernetes Service would
-The services reach the current primary through a multi-host URL with
-`target_session_attrs=read-write`: asyncpg tries the hosts in order and keeps the writable one.
+The services reach the current primary through the balancer, which follows Patroni's leader
+(health check on its REST API). Not a multi-host URL: asyncpg spends one connect timeout on
+all the hosts together, so a first host that silently drops packets (a partition) leaves no
+time for the next one, and the services could not reach the new primary until the partition
+healed (the suite showed it: pg-isolate-primary failed completions for the whole 35 s).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from urllib.parse import quote
 import asyncpg  # type: ignore[import-untyped]
 
 from e2e.cluster.net import SUBNET, Host, Network
-from e2e.cluster.postgres import PG_PORT, Etcd, PatroniNode, cluster_state, patroni_venv
+from e2e.cluster.postgres import PG_PORT, REST_PORT, Etcd, PatroniNode, cluster_state, patroni_venv
 from e2e.cluster.procs import Keeper, Proc
 from e2e.cluster.rabbit import AMQP_PORT, RabbitNode
 
@@ -71,6 +74,15 @@ listen amqp
     option tcpka
     default-server check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
 {amqp_servers}
+# PostgreSQL: the node Patroni says is the primary (its REST API answers 200 on /primary
+# only there); sessions to a node that stops being it are cut.
+listen postgres
+    mode tcp
+    bind {gw}:{pg}
+    option httpchk GET /primary
+    http-check expect status 200
+    default-server check port {rest} inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+{pg_servers}
 # budget's hook, called by todos-api: the budget-api replicas that are ready.
 listen budget_hook
     mode http
@@ -142,10 +154,14 @@ class Cluster:
         return f"{self.queue}.dlq"
 
     def db_url(self, database: str, user: str = DB_ROLE) -> str:
-        """Every database host, the writable one chosen at connect time."""
-        hosts = "&".join(f"host={pg.host.addr}:{PG_PORT}" for pg in self.pgs)
+        """The current primary, through the balancer that follows Patroni's leader (what a
+        Kubernetes Service selecting the primary does); `read-write` refuses a node caught
+        mid-demotion."""
         auth = f"{quote(user, safe='')}:{quote(self.password, safe='')}"
-        return f"postgresql+asyncpg://{auth}@/{database}?{hosts}&target_session_attrs=read-write"
+        return (
+            f"postgresql+asyncpg://{auth}@{self.gw.addr}:{PG_PORT}/{database}"
+            "?target_session_attrs=read-write"
+        )
 
     @property
     def todos_db(self) -> str:
@@ -186,10 +202,10 @@ class Cluster:
             self.wait_sync_standby(180)
             log(f"postgres up: {self.pg_roles()}")
             brokers.result()
-        self._databases(log)
-        self.dev = devkeys.ensure(self.root / "dev")
         haproxy = prepare.ensure_haproxy(log)
         self._balancer(haproxy)
+        self._databases(log)
+        self.dev = devkeys.ensure(self.root / "dev")
         env = {**os.environ, "AMQP_URL": self.amqp_url, "EVENTS_EXCHANGE": self.exchange}
         env["QUEUE"] = self.queue
         prepare.run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
@@ -294,10 +310,12 @@ class Cluster:
         budget = "\n".join(
             f"    server app{i + 1} {SUBNET}.{31 + i}:{BUDGET_PORT}" for i in range(2)
         )
+        pg = "\n".join(f"    server {n.host.name} {n.host.addr}:{PG_PORT}" for n in self.pgs)
         config = self.root / "balancer.cfg"
         config.write_text(
-            LB_CONFIG.format(gw=self.gw.addr, amqp=AMQP_PORT, budget=BUDGET_PORT,
-                             admin=LB_ADMIN_PORT, amqp_servers=amqp, budget_servers=budget)
+            LB_CONFIG.format(gw=self.gw.addr, amqp=AMQP_PORT, budget=BUDGET_PORT, pg=PG_PORT,
+                             rest=REST_PORT, admin=LB_ADMIN_PORT, amqp_servers=amqp,
+                             budget_servers=budget, pg_servers=pg)
         )  # fmt: skip
         argv = [haproxy, "-db", "-f", str(config)]
         self.balancer = self.keeper.add(
