@@ -161,8 +161,8 @@ test-faults-short: install infra ## the seeded short fault cases that kill only 
 #     (198.18.21.0/24, namespaces tbclu-*, bridge tbclu0), three RabbitMQ nodes, PostgreSQL
 #     under Patroni/etcd, two replicas of every process; all removed at the end. Needs root;
 #     installs etcd-server, iptables and haproxy when missing; Patroni comes from the lockfile.
-test-cluster: install ## the nemesis on a cluster of namespaces: broker/database node loss, partitions, replica kills (~20 min)
+test-cluster: install ## the nemesis on a cluster of namespaces: broker/database node loss, partitions, replica kills, 1 vs 2 replicas (~12 min)
 	$(RUN) python -m e2e.cluster $(CLUSTER_ARGS)
 
-test-cluster-smoke: install ## CI's short cluster run: up, one story, one broker node killed, the checker line (~4 min)
+test-cluster-smoke: install ## CI's short cluster run: up, one story, one broker node killed, the checker line (~2-3 min)
 	$(RUN) python -m e2e.cluster --smoke $(CLUSTER_ARGS)

@@ -3,7 +3,8 @@ network namespaces, a nemesis case at a time, one checker line each.
 
 Needs root (namespaces, a bridge, iptables inside the namespaces); installs what is missing
 (etcd-server, iptables, haproxy; Patroni from the lockfile). Everything it starts or makes is
-removed at the end, whatever happens. Exit status 1 when any case broke a promise.
+removed at the end, whatever happens (CLUSTER_KEEP_LOGS=1 keeps the temp directory with every
+node's and process's log). Exit status 1 when any case broke a promise.
 """
 
 from __future__ import annotations

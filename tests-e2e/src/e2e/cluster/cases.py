@@ -79,7 +79,8 @@ class ClusterVerdict:
         base = self.verdict.line()
         if self.overdrawn and self.verdict.passed:
             base = base.replace(" PASS", " FAIL", 1)
-        base = base.replace(" neg=", f" overdrawn={self.overdrawn} neg=", 1)
+        if " overdrawn=" not in base:  # the checker's own column, once it has one, wins
+            base = base.replace(" neg=", f" overdrawn={self.overdrawn} neg=", 1)
         return base.replace(" dlq=", f" recovery={self.recovery:.1f}s dlq=", 1)
 
 
