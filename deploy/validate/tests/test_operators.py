@@ -2,6 +2,7 @@
 projects publish; dev keeps the single-replica StatefulSets."""
 
 import copy
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,23 @@ def test_the_operator_resources_validate(prod):
     operated = [r for r in prod if crd_check.schema_file(r) is not None]
     assert {r["kind"] for r in operated} == {"RabbitmqCluster", "Cluster", "Database"}
     assert list(k8s_check.schema_errors(operated)) == []
+
+
+def test_an_older_secrets_set_gets_the_role_files_from_its_own_urls(tmp_path):
+    path = ROOT / "deploy/k8s/make_secrets.py"
+    spec = importlib.util.spec_from_file_location("make_secrets", path)
+    assert spec is not None
+    assert spec.loader is not None
+    make_secrets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_secrets)
+    pem = "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n"
+    make_secrets.write(tmp_path, pem)
+    for name in ("todos-db.env", "budget-db.env"):
+        (tmp_path / name).unlink()
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    written = make_secrets.write(tmp_path, pem)
+    assert sorted(p.name for p in written) == ["budget-db.env", "todos-db.env"]
+    assert {p.name: p.read_text() for p in tmp_path.iterdir() if p.name in before} == before
+    url = next(x for x in before["todos.env"].splitlines() if x.startswith("DATABASE_URL="))
+    password = url.split("//todos:", 1)[1].split("@", 1)[0]
+    assert (tmp_path / "todos-db.env").read_text() == f"username=todos\npassword={password}\n"
