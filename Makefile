@@ -25,7 +25,7 @@ endif
 
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
-.PHONY: k8s-secrets web chromium screenshots
+.PHONY: k8s-secrets web chromium screenshots test-cluster test-cluster-smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -158,3 +158,13 @@ test-faults: install infra ## every fault case, full length, then the money mode
 
 test-faults-short: install infra ## the seeded short fault cases that kill only our own processes
 	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)
+
+# --- the cluster suite (tests-e2e/src/e2e/cluster): every node in its own network namespace
+#     (198.18.21.0/24, namespaces tbclu-*, bridge tbclu0), three RabbitMQ nodes, PostgreSQL
+#     under Patroni/etcd, two replicas of every process; all removed at the end. Needs root;
+#     installs etcd-server, iptables and haproxy when missing; Patroni comes from the lockfile.
+test-cluster: install ## the nemesis on a cluster of namespaces: broker/database node loss, partitions, replica kills, 1 vs 2 replicas (~12 min)
+	$(RUN) python -m e2e.cluster $(CLUSTER_ARGS)
+
+test-cluster-smoke: install ## CI's short cluster run: up, one story, one broker node killed, the checker line (~2-3 min)
+	$(RUN) python -m e2e.cluster --smoke $(CLUSTER_ARGS)

@@ -14,6 +14,7 @@ import json
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 BASE = Path(__file__).resolve().parent / "base"
 FILES = (
@@ -23,6 +24,8 @@ FILES = (
     "postgres.env",
     "10-databases.sql",
     "definitions.json",
+    "todos-db.env",
+    "budget-db.env",
 )
 
 
@@ -95,14 +98,38 @@ def render(public_key_pem: str) -> dict[str, str]:
             "REVOKE ALL ON DATABASE budget FROM PUBLIC;\n"
         ),
         "definitions.json": _definitions(admin_amqp, todos_amqp, budget_amqp),
+        # The same roles for the PostgreSQL operator (prod overlay): basic-auth Secrets.
+        "todos-db.env": f"username=todos\npassword={todos_db}\n",
+        "budget-db.env": f"username=budget\npassword={budget_db}\n",
     }
 
 
+# Files added after a first release, derived from the set written before (never new passwords:
+# the running database has the old ones).
+DERIVED = {"todos-db.env": "todos.env", "budget-db.env": "budget.env"}
+
+
+def _role_credentials(env_file: Path) -> str:
+    """`username=` and `password=` of the DATABASE_URL in a service's env file."""
+    line = next(x for x in env_file.read_text().splitlines() if x.startswith("DATABASE_URL="))
+    url = urlsplit(line.split("=", 1)[1])
+    return f"username={unquote(url.username or '')}\npassword={unquote(url.password or '')}\n"
+
+
 def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
-    """Write the files into `out` (mode 600); keep a complete existing set unless `force`."""
+    """Write the files into `out` (mode 600); keep a complete existing set unless `force`.
+
+    A set from before the operators' role files gets only those, from its own URLs.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    if not force and all((out / name).exists() for name in FILES):
+    missing = [name for name in FILES if not (out / name).exists()]
+    if not force and not missing:
         return []
+    if not force and len(missing) < len(FILES) and set(missing) <= DERIVED.keys():
+        for name in missing:
+            (out / name).write_text(_role_credentials(out / DERIVED[name]))
+            (out / name).chmod(0o600)
+        return [out / name for name in missing]
     written = []
     for name, content in render(public_key_pem).items():
         path = out / name

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import crd_check
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
@@ -52,8 +53,12 @@ def _name(resource: Mapping[str, Any]) -> str:
 
 
 def schema_errors(resources: Iterable[Resource]) -> Iterator[str]:
-    """Validate each resource against the strict Kubernetes JSON schema (unknown fields fail)."""
+    """Validate each resource against the strict Kubernetes JSON schema (unknown fields fail);
+    an operator's resource against the schema its project publishes (crd_check)."""
     for resource in resources:
+        if crd_check.schema_file(resource) is not None:
+            yield from (f"{_name(resource)}: {e}" for e in crd_check.errors(resource))
+            continue
         try:
             kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as e:
@@ -69,11 +74,12 @@ def _pod_spec(resource: Resource) -> dict[str, Any]:
 
 
 def _pod_labels(resources: Iterable[Resource]) -> list[dict[str, str]]:
+    resources = list(resources)
     return [
         r["spec"]["template"].get("metadata", {}).get("labels", {})
         for r in resources
         if r.get("kind") in WORKLOAD_KINDS
-    ]
+    ] + [labels for r in resources for labels in crd_check.pod_labels(r)]
 
 
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

@@ -25,6 +25,9 @@ EVENTS_CONSUMED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "budget_events_dead_lettered_total", "Messages the consumer sent to the DLQ", ["reason"]
 )
+# An account's saves apply only over the version they loaded: `conflict` is one that lost to a
+# concurrent step on the same account (two consumers, or the hook and a consumer) and is redone.
+ACCOUNT_SAVES = Counter("budget_account_saves_total", "Account saves by result", ["result"])
 CONSUMER_DB_RETRIES = Counter(
     "budget_consumer_db_retries_total", "Message attempts retried because the database failed"
 )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -238,3 +239,23 @@ async def test_credits_racing_debits_and_each_other_keep_the_balance_the_sum_of_
             select(func.sum(ledger_entries.c.amount)).where(ledger_entries.c.owner_id == owner)
         )
     assert balance == total == 50 + 7 + 6 * 2 - 3 * len(tasks)
+
+
+async def test_saves_that_lose_the_version_race_are_counted(budget: Budget) -> None:
+    """`budget_account_saves_total{result=conflict}`: what two consumers of one owner cost."""
+    owner, token_type = uuid4(), await budget.token_type()
+    await budget.credit(owner, token_type, 100)
+    tasks = [uuid4() for _ in range(12)]
+    for task in tasks:
+        await budget.cost(owner, task, token_type, 2)
+
+    def saves(result: str) -> float:
+        value = REGISTRY.get_sample_value("budget_account_saves_total", {"result": result})
+        return value or 0.0
+
+    before = {r: saves(r) for r in ("saved", "conflict")}
+    await asyncio.gather(
+        *(handle_event(budget.uow, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks)
+    )
+    assert saves("saved") - before["saved"] == len(tasks)
+    assert saves("conflict") - before["conflict"] > 0  # 12 steps at once on one account

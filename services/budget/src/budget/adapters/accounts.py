@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from budget.adapters.db import DriverPool
 from budget.domain.account import Account
 from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCost
+from budget.metrics import ACCOUNT_SAVES
 from budget.service_layer.ports import (
     CreditView,
     IdempotencyKeyTaken,
@@ -274,8 +275,11 @@ class SqlAccountStore:
 
 def _result(row: Any) -> SaveResult:
     if not row["applied"]:
-        return SaveResult.CONFLICT
-    return SaveResult.SAVED if row["effective"] else SaveResult.DUPLICATE
+        result = SaveResult.CONFLICT
+    else:
+        result = SaveResult.SAVED if row["effective"] else SaveResult.DUPLICATE
+    ACCOUNT_SAVES.labels(result.value).inc()
+    return result
 
 
 def _account(owner_id: UUID, task_id: UUID, row: Any) -> Account:

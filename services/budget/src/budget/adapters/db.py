@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from budget.adapters.db_errors import breaks_connection
@@ -61,17 +61,47 @@ def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None
 
 
 def is_plain_loopback(url: str) -> bool:
-    """The DSN names a loopback host (or none: the local socket) and asks nothing about TLS."""
+    """Every host the DSN names is a loopback one (or none: the local socket), and it asks
+    nothing about TLS."""
     parsed = make_url(url)
     if {"ssl", "sslmode"} & set(parsed.query):
         return False
-    host = parsed.host or "localhost"
+    return all(_is_loopback(host or "localhost") for host in hosts(parsed))
+
+
+def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.startswith("/"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a name: whatever it resolves to, TLS stays asyncpg's choice
         return False
+
+
+def hosts(url: URL) -> list[str | None]:
+    """Every host a URL names: `?host=a:5432&host=b:5432` (SQLAlchemy's multi-host form,
+    tried in order: the replicated database's failover) or its one host."""
+    named = url.query.get("host", ())
+    named = (named,) if isinstance(named, str) else named
+    return [h.rsplit(":", 1)[0] if h.count(":") == 1 else h for h in named] or [url.host]
+
+
+def driver_dsn(url: URL) -> str:
+    """The DSN asyncpg's own `create_pool` takes, every host of a multi-host URL kept.
+
+    asyncpg reads one `host=` query argument (the last): several go into its host list
+    (`postgresql://user@a:5432,b:5432/db`), so the first that answers (and suits
+    `target_session_attrs`) is used, as SQLAlchemy's engine does.
+    """
+    plain = url.set(drivername="postgresql")
+    named = url.query.get("host", ())
+    if isinstance(named, str) or len(named) < 2:
+        return plain.render_as_string(hide_password=False)
+    rendered = plain.difference_update_query(["host"]).render_as_string(hide_password=False)
+    scheme, _, rest = rendered.partition("://")
+    netloc, _, path = rest.partition("/")  # no host: netloc is `user:password@` or empty
+    netloc = netloc if netloc.endswith("@") or not netloc else netloc + "@"
+    return f"{scheme}://{netloc}{','.join(named)}/{path}"
 
 
 def _ms(seconds: float) -> str:
@@ -98,8 +128,7 @@ class DriverPool:
 
     def __init__(self, url: str, *, size: int = 10, limits: DbLimits | None = None) -> None:
         limits = limits or DbLimits()
-        parsed = make_url(url)
-        self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = driver_dsn(make_url(url))
         self._size = size
         self._limits = limits
         self._ssl: bool | None = False if is_plain_loopback(url) else None

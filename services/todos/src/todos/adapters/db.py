@@ -73,7 +73,33 @@ def tls_mode(url: URL) -> tuple[URL, str | bool | None]:
         return url.difference_update_query(["sslmode"]), mode if isinstance(mode, str) else mode[0]
     if "ssl" in url.query:
         return url, None
-    return url, False if is_loopback(url.host) else None
+    return url, False if all(is_loopback(h) for h in hosts(url)) else None
+
+
+def hosts(url: URL) -> list[str | None]:
+    """Every host a URL names: `?host=a:5432&host=b:5432` (SQLAlchemy's multi-host form,
+    tried in order: the replicated database's failover) or its one host."""
+    named = url.query.get("host", ())
+    named = (named,) if isinstance(named, str) else named
+    return [h.rsplit(":", 1)[0] if h.count(":") == 1 else h for h in named] or [url.host]
+
+
+def driver_dsn(url: URL) -> str:
+    """The DSN asyncpg's own `connect`/`create_pool` take, every host of a multi-host URL kept.
+
+    asyncpg reads one `host=` query argument (the last): several go into its host list
+    (`postgresql://user@a:5432,b:5432/db`), so the first that answers (and suits
+    `target_session_attrs`) is used, as SQLAlchemy's engine does.
+    """
+    plain = url.set(drivername="postgresql")
+    named = url.query.get("host", ())
+    if isinstance(named, str) or len(named) < 2:
+        return plain.render_as_string(hide_password=False)
+    rendered = plain.difference_update_query(["host"]).render_as_string(hide_password=False)
+    scheme, _, rest = rendered.partition("://")
+    netloc, _, path = rest.partition("/")  # no host: netloc is `user:password@` or empty
+    netloc = netloc if netloc.endswith("@") or not netloc else netloc + "@"
+    return f"{scheme}://{netloc}{','.join(named)}/{path}"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -118,7 +144,7 @@ class DriverPool:
         self._limits = limits or DbLimits()
         self._setup = setup  # asyncpg's hook on every acquire (tests count round trips with it)
         parsed, ssl = tls_mode(make_url(url))
-        self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = driver_dsn(parsed)
         self._ssl = ssl
         self._size = size
         self._pool: asyncpg.Pool | None = None

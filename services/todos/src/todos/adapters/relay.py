@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.envelope import CloudEvent
+from todos.adapters.db import driver_dsn
 from todos.adapters.outbox import (
     NOTIFY_CHANNEL,
     backlog,
@@ -254,7 +255,7 @@ class OutboxRelay:
 
     async def _listen(self) -> None:
         """LISTEN for new rows, reconnecting after losing the database."""
-        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = driver_dsn(self._engine.url)
         delay = 0.2
         while True:
             try:
