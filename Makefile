@@ -30,7 +30,7 @@ endif
 
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
-.PHONY: k8s-secrets web chromium screenshots tools
+.PHONY: k8s-secrets web chromium screenshots tools test-fresh-machine
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -179,3 +179,9 @@ test-faults: install infra ## every fault case, full length: make test-faults [F
 
 test-faults-short: install infra ## the seeded short fault cases that kill only our own processes
 	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)
+
+# The README's commands on a clean Debian 12 (debootstrap: python3, git, make, curl, sudo only),
+# as a non-root user with sudo, in namespaces of its own; each step timed. Needs root (sudo).
+# FRESH_STEPS="run demo" stops before `make test` (CI).
+test-fresh-machine: ## make run, make demo, Ctrl-C, make test on a fresh Debian 12, timed (~30 min)
+	scripts/fresh-machine.sh
