@@ -25,8 +25,9 @@ CACHE=$ROOT/.cache/fresh-machine
 PACKAGES=python3,git,make,curl,sudo,ca-certificates
 SUITE=bookworm
 # This machine's Debian mirror (the first deb URI of its apt sources), as its apt uses it.
-MIRROR=$(sed -nE 's/^URIs: *([^ ]+).*/\1/p; s/^deb +(\[[^]]*\] +)?([^ ]+) .*/\2/p' \
-  /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -v security | head -1)
+MIRROR=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+  sed -nE 's/^URIs: *([^ ]+).*/\1/p; s/^deb +(\[[^]]*\] +)?([^ ]+) .*/\2/p' | grep -v security |
+  sed -n 1p || true)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 say() { printf '[fresh] %s\n' "$*" >&2; }
