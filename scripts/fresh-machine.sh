@@ -60,6 +60,7 @@ inner=
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
+  set +e  # every step of the clean-up runs, whatever one of them says
   # The namespace's first process is unshare's child: killing unshare (--kill-child) ends it,
   # and with it every process of the PID namespace; its mounts go with its mount namespace.
   if [ -n "$inner" ] && kill -0 "$inner" 2>/dev/null; then
@@ -71,7 +72,7 @@ cleanup() {
   netns_down
   if [ -d "$run/upper/home/newcomer" ]; then
     rm -rf "$CACHE/last-run" && mkdir -p "$CACHE/last-run"
-    find "$run/upper/home/newcomer" -maxdepth 2 -name '*.log' -exec cp {} "$CACHE/last-run/" \; || true
+    cp "$run"/upper/home/newcomer/*.log "$CACHE/last-run/"
   fi
   rm -rf "$run"
   exit "$code"

@@ -34,7 +34,7 @@ summary() {
 }
 trap summary EXIT
 
-timed "git clone" clone.log git clone -q /tmp/origin.bundle todos-budget || exit 1
+timed "git clone" ~/clone.log git clone -q /tmp/origin.bundle todos-budget || exit 1
 cd todos-budget
 
 # make run in its own process group, as in a terminal: Ctrl-C reaches all of it.
@@ -58,7 +58,7 @@ if [[ $steps == *" run "* ]]; then
 fi
 
 if [[ $steps == *" demo "* ]]; then
-  timed "make demo" demo.log make demo && sed 's/^/    | /' ~/demo.log | tail -25
+  timed "make demo" ~/demo.log make demo && sed 's/^/    | /' ~/demo.log | tail -25
 fi
 
 if [ -n "$stack" ]; then
@@ -76,7 +76,7 @@ if [ -n "$stack" ]; then
 fi
 
 if [[ $steps == *" test "* ]]; then
-  timed "make test" test.log make test
+  timed "make test" ~/test.log make test
   grep -E '^=+ .*(passed|failed|error).* =+$|^(ok|FAIL) ' ~/test.log | sed 's/^/    | /' | tail -40
 fi
 exit $failed

@@ -51,8 +51,9 @@ netns_down() {
     iptables -w "${args[@]}" -m comment --comment "todos-budget $NETNS_NAME" 2>/dev/null || true
   done
   NETNS_RULES=()
-  [ -n "$NETNS_NAME" ] && ip netns del "$NETNS_NAME" 2>/dev/null
-  [ -n "$NETNS_VETH" ] && ip link del "$NETNS_VETH" 2>/dev/null
+  # Deleting the namespace deletes the veth pair too; the second is for a partial netns_up.
+  [ -z "$NETNS_NAME" ] || ip netns del "$NETNS_NAME" 2>/dev/null || true
+  [ -z "$NETNS_VETH" ] || ip link del "$NETNS_VETH" 2>/dev/null || true
   # Forwarding back as it was, unless another namespace of ours still needs it.
   if [ "$NETNS_FORWARD_WAS" = 0 ] && ! iptables -w -t nat -S POSTROUTING | grep -q 'todos-budget'; then
     echo 0 >/proc/sys/net/ipv4/ip_forward
