@@ -63,6 +63,12 @@ class Cluster:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def read(self, name: str) -> str:
+        """A file of the data directory (owned by postgres)."""
+        done = self._as_postgres("cat", str(self.data / name))
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def stop(self) -> None:
         self._as_postgres(_bin("pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate")
         self._as_root("rm", "-rf", str(self.dir))
