@@ -30,7 +30,7 @@ endif
 
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
-.PHONY: k8s-secrets web chromium screenshots tools test-fresh-machine
+.PHONY: k8s-secrets web chromium screenshots tools test-fresh-machine images test-images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -185,3 +185,18 @@ test-faults-short: install infra ## the seeded short fault cases that kill only 
 # FRESH_STEPS="run demo" stops before `make test` (CI).
 test-fresh-machine: ## make run, make demo, Ctrl-C, make test on a fresh Debian 12, timed (~30 min)
 	scripts/fresh-machine.sh
+
+# --- the images (services/*/Dockerfile): the base images and uv's are build arguments, the
+#     official ones by default, e.g. IMAGE_ARGS="--build-arg PYTHON_IMAGE=my/python:3.11".
+DOCKER ?= docker
+IMAGE_TAG ?= dev
+IMAGE_ARGS ?=
+images: ## build the todos, budget and web images (docker; IMAGE_TAG, IMAGE_ARGS)
+	$(DOCKER) build -q -f services/todos/Dockerfile -t todos-budget/todos:$(IMAGE_TAG) $(IMAGE_ARGS) .
+	$(DOCKER) build -q -f services/budget/Dockerfile -t todos-budget/budget:$(IMAGE_TAG) $(IMAGE_ARGS) .
+	$(DOCKER) build -q -f services/web/Dockerfile -t todos-budget/web:$(IMAGE_TAG) $(IMAGE_ARGS) .
+
+# Offline: Debian-made base images, Debian's docker.io, private PostgreSQL/RabbitMQ, all in
+# namespaces of its own; the containers as Kubernetes runs them, the story through the gateway.
+test-images: install ## build the images and run them all, then the story through the gateway (root/sudo)
+	scripts/test-images.sh
