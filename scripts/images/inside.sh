@@ -84,13 +84,13 @@ $DOCKER info >/dev/null || { tail -30 "$run/dockerd.log" >&2; exit 1; }
 say "dockerd $($DOCKER version -f '{{.Server.Version}}'), storage $($DOCKER info -f '{{.Driver}}')"
 CA_ENV=(--change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt'
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt')
-$DOCKER import -q "${CA_ENV[@]}" --change 'CMD ["python3"]' "$python_tar" tb-base/python:3.11 >/dev/null
-$DOCKER import -q "${CA_ENV[@]}" --change 'CMD ["node"]' "$node_tar" tb-base/node:24 >/dev/null
-$DOCKER import -q --change 'CMD ["nginx", "-g", "daemon off;"]' --change 'EXPOSE 8080' \
+$DOCKER import "${CA_ENV[@]}" --change 'CMD ["python3"]' "$python_tar" tb-base/python:3.11 >/dev/null
+$DOCKER import "${CA_ENV[@]}" --change 'CMD ["node"]' "$node_tar" tb-base/node:24 >/dev/null
+$DOCKER import --change 'CMD ["nginx", "-g", "daemon off;"]' --change 'EXPOSE 8080' \
   "$nginx_tar" tb-base/nginx:1.22 >/dev/null
-$DOCKER import -q --change 'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' \
+$DOCKER import --change 'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' \
   "$haproxy_tar" tb-base/haproxy:2.6 >/dev/null
-tar -C "$ROOT/.tools/bin" -chf - uv | $DOCKER import -q - tb-base/uv:0.13.9 >/dev/null
+tar -C "$ROOT/.tools/bin" -chf - uv | $DOCKER import - tb-base/uv:0.13.9 >/dev/null
 mark "base images imported"
 
 # --- the build: make images, with these bases --------------------------------------------
