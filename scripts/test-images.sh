@@ -55,7 +55,7 @@ trap 'exit 130' INT TERM
 netns_up "tb-img-$$" "$NET"
 say "network namespace tb-img-$$ ($NETNS_NET)"
 # nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup mounts dockerd needs.
-nsenter --net="/run/netns/tb-img-$$" unshare --mount --pid --fork --kill-child -- \
+nsenter --net="/run/netns/tb-img-$$" unshare --mount --pid --fork --kill-child --mount-proc -- \
   bash "$ROOT/scripts/images/inside.sh" "$run" &
 inner=$!
 wait "$inner"
