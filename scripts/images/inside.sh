@@ -174,7 +174,7 @@ todos_env=("${common[@]}" -e "DATABASE_URL=postgresql+asyncpg://todos:${pw[todos
   -e "AMQP_URL=amqp://todos:${pw[todos_amqp]}@$HOST:5672/" -e "HOOKS=$hooks")
 budget_env=("${common[@]}" -e "DATABASE_URL=postgresql+asyncpg://budget:${pw[budget_db]}@$HOST:5432/budget"
   -e "AMQP_URL=amqp://budget:${pw[budget_amqp]}@$HOST:5672/" -e "HOOK_SECRETS=[\"${pw[hook]}\"]"
-  -e HOLD_TTL=600 -e QUEUE=budget.todos-events)
+  -e HOLD_TTL=PT10M -e QUEUE=budget.todos-events)
 T=todos-budget/todos:test B=todos-budget/budget:test W=todos-budget/web:test
 
 $DOCKER run --rm --name todos-migrate "${SECURE[@]}" "${todos_env[@]}" $T alembic upgrade head \
