@@ -7,7 +7,8 @@
 # whose writable layer is thrown away). Inside, as a non-root user with password-less sudo (how
 # cloud images come), the committed HEAD is cloned and the README's commands run, each timed:
 # `make run` until STACK READY, `make demo`, Ctrl-C, then `make test` (FRESH_STEPS picks:
-# default "run demo test"; CI runs "run demo").
+# default "run demo test"; CI runs "run demo"; "test-k" is `make -k test`, every tier even after
+# a failure). FRESH_REV clones another commit than HEAD (to see a fix's test fail before it).
 #
 # Isolated: its own network, mount, PID and UTS namespaces (198.18.19.0/30; this machine's
 # servers are out of reach), the package registries reached through this machine with its CA
@@ -17,7 +18,7 @@
 # Needs root (re-runs itself with sudo), debootstrap and iptables (installed when missing).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" = 0 ] || exec sudo -n --preserve-env=FRESH_STEPS,FRESH_NET,FRESH_TIMEOUT "$0" "$@"
+[ "$(id -u)" = 0 ] || exec sudo -n --preserve-env=FRESH_STEPS,FRESH_NET,FRESH_REV "$0" "$@"
 
 STEPS=${FRESH_STEPS:-run demo test}
 NET=${FRESH_NET:-198.18.19}
@@ -81,7 +82,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 netns_up "tb-fresh-$$" "$NET"
-git -C "$ROOT" bundle create -q "$run/origin.bundle" HEAD
+# The repository to clone: that commit alone as `main` of a bare repository.
+rev=$(git -C "$ROOT" rev-parse "${FRESH_REV:-HEAD}^{commit}")
+git init -q --bare "$run/origin.git"
+git -C "$ROOT" push -q "$run/origin.git" "$rev:refs/heads/main"
+git -C "$run/origin.git" symbolic-ref HEAD refs/heads/main
+say "cloning $rev"
 say "network namespace tb-fresh-$$ ($NETNS_NET), root filesystem: a fresh overlay of $base"
 
 ip netns exec "tb-fresh-$$" unshare --mount --pid --uts --ipc --fork --kill-child -- \

@@ -51,9 +51,9 @@ done
 chroot "$R" useradd --create-home --shell /bin/bash --groups sudo newcomer
 printf 'newcomer ALL=(ALL) NOPASSWD:ALL\n' >"$R/etc/sudoers.d/newcomer"
 chmod 440 "$R/etc/sudoers.d/newcomer"
-cp "$run/origin.bundle" "$R/tmp/origin.bundle"
+cp -r "$run/origin.git" "$R/tmp/origin.git"
 cp "$here/newcomer.sh" "$R/tmp/newcomer.sh"
-chmod 644 "$R/tmp/origin.bundle" "$R/tmp/newcomer.sh"
+chmod -R a+rX "$R/tmp/origin.git" "$R/tmp/newcomer.sh"
 
 say "inside: $(chroot "$R" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), as newcomer (sudo), steps: $steps"
 exec chroot "$R" /usr/sbin/runuser -l newcomer -c "bash /tmp/newcomer.sh '$steps'"

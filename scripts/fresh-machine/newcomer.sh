@@ -34,7 +34,7 @@ summary() {
 }
 trap summary EXIT
 
-timed "git clone" ~/clone.log git clone -q /tmp/origin.bundle todos-budget || exit 1
+timed "git clone" ~/clone.log git clone -q /tmp/origin.git todos-budget || exit 1
 cd todos-budget
 
 # make run in its own process group, as in a terminal: Ctrl-C reaches all of it.
@@ -75,8 +75,9 @@ if [ -n "$stack" ]; then
   fi
 fi
 
-if [[ $steps == *" test "* ]]; then
-  timed "make test" ~/test.log make test
+if [[ $steps == *" test "* || $steps == *" test-k "* ]]; then
+  keep_going=$([[ $steps == *" test-k "* ]] && echo -k || true)
+  timed "make $keep_going test" ~/test.log make $keep_going test
   grep -E '^=+ .*(passed|failed|error).* =+$|^(ok|FAIL) ' ~/test.log | sed 's/^/    | /' | tail -40
 fi
 exit $failed
