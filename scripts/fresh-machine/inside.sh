@@ -53,7 +53,8 @@ printf 'newcomer ALL=(ALL) NOPASSWD:ALL\n' >"$R/etc/sudoers.d/newcomer"
 chmod 440 "$R/etc/sudoers.d/newcomer"
 cp -r "$run/origin.git" "$R/tmp/origin.git"
 cp "$here/newcomer.sh" "$R/tmp/newcomer.sh"
-chmod -R a+rX "$R/tmp/origin.git" "$R/tmp/newcomer.sh"
+chmod a+r "$R/tmp/newcomer.sh"
+chroot "$R" chown -R newcomer: /tmp/origin.git  # git refuses a repository of another owner
 
 say "inside: $(chroot "$R" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), as newcomer (sudo), steps: $steps"
 exec chroot "$R" /usr/sbin/runuser -l newcomer -c "bash /tmp/newcomer.sh '$steps'"
