@@ -153,6 +153,8 @@ rmq_env=(HOME="$rmq" RABBITMQ_NODENAME=tbimages@localhost RABBITMQ_NODE_PORT=567
   RABBITMQ_ENABLED_PLUGINS_FILE="$rmq/enabled_plugins" RABBITMQ_CONFIG_FILE="$rmq/rabbitmq"
   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none")
 env "${rmq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server >"$rmq/server.log" 2>&1 &
+# rabbitmqctl can wait for the broker only once the node runs: first its AMQP port.
+for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
 env "${rmq_env[@]}" timeout 120 /usr/lib/rabbitmq/bin/rabbitmqctl -n tbimages@localhost \
   await_startup >/dev/null || { tail -20 "$rmq/server.log" >&2; exit 1; }
 mark "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') and RabbitMQ up (password logins)"
