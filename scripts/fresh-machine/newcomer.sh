@@ -76,8 +76,11 @@ if [ -n "$stack" ]; then
 fi
 
 if [[ $steps == *" test "* || $steps == *" test-k "* ]]; then
-  keep_going=$([[ $steps == *" test-k "* ]] && echo -k || true)
-  timed "make $keep_going test" ~/test.log make $keep_going test
+  if [[ $steps == *" test-k "* ]]; then
+    timed "make -k test" ~/test.log make -k test
+  else
+    timed "make test" ~/test.log make test
+  fi
   grep -E '^=+ .*(passed|failed|error).* =+$|^(ok|FAIL) ' ~/test.log | sed 's/^/    | /' | tail -40
 fi
 exit $failed
