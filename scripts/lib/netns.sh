@@ -9,7 +9,9 @@
 NETNS_NAME=
 NETNS_VETH=
 NETNS_NET=
-NETNS_FORWARD_WAS=
+# The machine's forwarding setting before the first of our namespaces (several may overlap):
+# the last one down puts it back.
+NETNS_FORWARD_STATE=/run/todos-budget-ip-forward
 NETNS_RULES=()
 
 netns_up() {
@@ -28,7 +30,7 @@ netns_up() {
   ip -n "$name" addr add "$prefix.2/30" dev eth0
   ip -n "$name" link set eth0 up
   ip -n "$name" route add default via "$prefix.1"
-  NETNS_FORWARD_WAS=$(cat /proc/sys/net/ipv4/ip_forward)
+  [ -e "$NETNS_FORWARD_STATE" ] || cat /proc/sys/net/ipv4/ip_forward >"$NETNS_FORWARD_STATE"
   echo 1 >/proc/sys/net/ipv4/ip_forward
   _netns_rule -t nat -A POSTROUTING -s "$NETNS_NET" ! -o "$NETNS_VETH" -j MASQUERADE
   _netns_rule -A FORWARD -i "$NETNS_VETH" -j ACCEPT
@@ -55,8 +57,8 @@ netns_down() {
   [ -z "$NETNS_NAME" ] || ip netns del "$NETNS_NAME" 2>/dev/null || true
   [ -z "$NETNS_VETH" ] || ip link del "$NETNS_VETH" 2>/dev/null || true
   # Forwarding back as it was, unless another namespace of ours still needs it.
-  if [ "$NETNS_FORWARD_WAS" = 0 ] && ! iptables -w -t nat -S POSTROUTING | grep -q 'todos-budget'; then
-    echo 0 >/proc/sys/net/ipv4/ip_forward
+  if [ -e "$NETNS_FORWARD_STATE" ] && ! iptables -w -t nat -S POSTROUTING | grep -q 'todos-budget'; then
+    cat "$NETNS_FORWARD_STATE" >/proc/sys/net/ipv4/ip_forward && rm -f "$NETNS_FORWARD_STATE"
   fi
   NETNS_NAME=
   NETNS_VETH=
