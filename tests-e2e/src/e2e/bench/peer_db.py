@@ -48,16 +48,6 @@ def plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def ensure_database(server_dsn: str, name: str) -> None:
-    """Create database `name` on the server unless it exists."""
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 async def seed(
     dsn: str, tasks: Sequence[tuple[uuid.UUID, uuid.UUID, int]], credits: dict[uuid.UUID, int]
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 
+from e2e import pgauth
 from e2e.bench import procs
 from e2e.bench.check import Balance
 from e2e.bench.load import Job
@@ -25,9 +26,8 @@ CONCURRENCY = 32
 
 
 def server_dsn(database: str) -> str:
-    """The PostgreSQL the launcher uses (PGHOST/PGPORT, else 127.0.0.1:5432)."""
-    host, port = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGPORT", "5432")
-    return f"postgresql://postgres@{host}:{port}/{database}"
+    """`database` on the PostgreSQL the launcher uses, logged in as it does."""
+    return pgauth.dsn(database)
 
 
 @dataclass

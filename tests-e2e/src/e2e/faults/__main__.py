@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
-from e2e import broker
+from e2e import broker, pgauth
 from e2e.faults.cases import CASES, Params, Target
 from e2e.faults.checker import Verdict
 from e2e.faults.hooks import HookServer
@@ -92,8 +92,8 @@ async def target(kind: str, workdir: Path, warm_spares: bool) -> AsyncIterator[T
         config = stack_config(kind, hooks, warm_spares)
         running = RunningStack(config, workdir / "dev", workdir / f"{config.name}.log", env)
         await asyncio.to_thread(running.wait_ready)
-        pg_env = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres"}
-        pg_env.update(postgres.env if postgres else {})
+        # psql of the checks: the private server's superuser, else the stack's own login.
+        pg_env = postgres.env if postgres else pgauth.libpq_env()
         yield Target(
             running, TokenMaker(running.dev_dir), amqp_url, pg_env, rabbit, postgres, hooks
         )
