@@ -31,7 +31,7 @@ endif
 .PHONY: help install infra lint format schemas asyncapi docs openapi test test-unit test-integration test-contracts
 .PHONY: run token demo test-e2e validate bench test-faults test-faults-short doctor test-scripts
 .PHONY: k8s-secrets web chromium screenshots test-cluster test-cluster-smoke
-.PHONY: tools test-fresh-machine images test-images
+.PHONY: tools test-fresh-machine images test-images test-faults-outages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -180,8 +180,11 @@ test-faults: install infra ## every fault case, full length, then the money mode
 	MONEY_MODEL_PROFILE=money-long $(PYTEST) -s services/budget/tests/integration/test_money_model.py
 	ATTEMPT_MODEL_PROFILE=attempts-long $(PYTEST) -s services/todos/tests/integration/test_attempt_model.py
 
-test-faults-short: install infra ## the seeded short fault cases that kill only our own processes
+test-faults-short: install infra ## the seeded short fault cases that kill only our own processes (~5 min)
 	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)
+
+test-faults-outages: install infra ## the short RabbitMQ/PostgreSQL outage cases, on private servers (CI, ~3 min)
+	$(RUN) python -m e2e.faults --short --cases rabbitmq,postgres $(FAULTS_ARGS)
 
 # --- the cluster suite (tests-e2e/src/e2e/cluster): every node in its own network namespace
 #     (198.18.21.0/24, namespaces tbclu-*, bridge tbclu0), three RabbitMQ nodes, PostgreSQL
