@@ -87,8 +87,8 @@ settings.register_profile(
 )
 settings.register_profile(
     "money-long",
-    max_examples=2000,
-    stateful_step_count=60,
+    max_examples=600,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -52,8 +52,8 @@ settings.register_profile(
 )
 settings.register_profile(
     "attempts-long",
-    max_examples=600,
-    stateful_step_count=50,
+    max_examples=300,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
