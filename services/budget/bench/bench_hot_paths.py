@@ -334,7 +334,7 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
         await connection.close()
     if done != len(messages):
         raise RuntimeError(f"{done} debits for {len(messages)} events: something applied twice")
-    defaults = Settings()
+    defaults = Settings(environment="test")
     return (
         f"consumer (budget-consumer, prefetch {defaults.consumer_prefetch}, quorum queue, "
         f"DB pool {POOL}; batches of up to {defaults.consumer_batch}, "

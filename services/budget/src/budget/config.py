@@ -15,9 +15,11 @@ DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: only the launcher and the tests say development.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/budget"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE

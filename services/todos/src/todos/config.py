@@ -3,7 +3,7 @@
 from itertools import chain
 from typing import Literal, Self
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.envelope import EXCHANGE
@@ -16,6 +16,8 @@ DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development 
 class HookSubscription(BaseModel):
     """One subscriber of `todos.before_complete_task`."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)  # an entry holds its secret
+
     name: str = Field(min_length=1)
     url: AnyHttpUrl
     secret: SecretStr
@@ -24,9 +26,11 @@ class HookSubscription(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: only the launcher and the tests say development.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
