@@ -146,3 +146,17 @@ def test_prod_scales_workers_on_backlog_spreads_replicas_and_guards_the_gateway(
         }
     relay = by[("Deployment", "todos-relay")]["spec"]["template"]["spec"]["containers"][0]
     assert "broker=ok" in relay["readinessProbe"]["exec"]["command"]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [("base", "production"), ("overlays/prod", "production"), ("overlays/dev", "development")],
+)
+def test_production_is_the_default_and_only_the_dev_overlay_says_development(where, expected):
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / where)
+    [settings] = [
+        r for r in resources
+        if r["kind"] == "ConfigMap" and r["metadata"]["name"].startswith("service-settings")
+    ]  # fmt: skip
+    assert settings["data"]["ENVIRONMENT"] == expected
