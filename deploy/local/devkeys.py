@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 import uuid
@@ -18,6 +19,7 @@ from contracts.identity import DEV_KEY_MARKER
 AUDIENCE = "todos-budget"
 ADMIN_ROLE = "budget:admin"
 DEFAULT_DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
+_SUBSCRIBER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,18 @@ class DevSecrets:
     private_key_file: Path
     public_key_file: Path
     hook_secret: str
+
+    def subscriber_secret(self, name: str) -> str:
+        """The hook secret of subscriber `name` (budget's is `hook_secret`), made on first use.
+
+        Every subscriber its own: one that holds it cannot sign a call for another.
+        """
+        if not _SUBSCRIBER.fullmatch(name):
+            raise ValueError(f"a hook subscriber's name is [A-Za-z0-9_-]{{1,64}}: {name!r}")
+        path = self.private_key_file.parent / f"hook-secret.{name}"
+        if not path.exists():
+            _write(path, secrets.token_hex(32).encode(), 0o600)
+        return path.read_text().strip()
 
     def token(self, owner: str, *, admin: bool = False, expires_in: int = 3600) -> str:
         """A token for `owner`, signed with the development key."""

@@ -85,15 +85,18 @@ def _db_url(name: str) -> str:
     return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
 
 
-def extra_hook(spec: str, secret: str) -> dict[str, object]:
-    """A hook subscription from `name=N,url=U[,policy=fail|ignore][,timeout=S]`."""
+def extra_hook(spec: str, dev: devkeys.DevSecrets) -> dict[str, object]:
+    """A hook subscription from `name=N,url=U[,policy=fail|ignore][,timeout=S]`, with a secret
+    of its own (.dev/hook-secret.N): never budget's, so it cannot sign a call for budget."""
     fields = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
     if not {"name", "url"} <= fields.keys():
         raise ValueError(f"--extra-hook needs name= and url=: {spec!r}")
+    if fields["name"] == "budget":
+        raise ValueError("--extra-hook: the name budget is taken (budget's own subscription)")
     return {
         "name": fields["name"],
         "url": fields["url"],
-        "secret": secret,
+        "secret": dev.subscriber_secret(fields["name"]),
         "timeout": float(fields.get("timeout", "1")),
         "failure_policy": fields.get("policy", "fail"),
     }
@@ -109,7 +112,7 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
         "timeout": 1,
         "failure_policy": "fail",
     }
-    hooks = [hook, *(extra_hook(spec, dev.hook_secret) for spec in o.extra_hooks)]
+    hooks = [hook, *(extra_hook(spec, dev) for spec in o.extra_hooks)]
     todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps(hooks)}
     budget = {
         **base,

@@ -38,9 +38,14 @@ class Settings(BaseSettings):
     jwt_public_key_file: str | None = None
     jwt_audience: str = "todos-budget"
 
-    # Secrets accepted on `X-Hook-Signature`; several during a rotation.
+    # Secrets accepted on `X-Hook-Signature`; several during a rotation. Budget's own: todos
+    # gives every subscriber its own secret.
     hook_secrets: list[SecretStr] = [SecretStr(DEV_HOOK_SECRET)]
-    hook_tolerance_seconds: int = Field(default=300, ge=1)
+    # The name todos' HOOKS gives budget; a call signed for another subscriber is refused.
+    hook_subscriber: str = Field(default="budget", min_length=1)
+    # How far the signer's clock may be from ours; a delivery is remembered this long after
+    # its signature's time, and refused as a replay while remembered.
+    hook_tolerance_seconds: int = Field(default=60, ge=1, le=600)
     hold_ttl: timedelta = timedelta(minutes=10)
 
     host: str = "127.0.0.1"

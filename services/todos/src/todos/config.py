@@ -7,6 +7,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.envelope import EXCHANGE
+from contracts.hooks import SUBSCRIBER_NAME
 from todos import secrets_policy
 from todos.adapters.db import DbLimits
 
@@ -18,7 +19,7 @@ class HookSubscription(BaseModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)  # an entry holds its secret
 
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=SUBSCRIBER_NAME)  # signed into every call it gets
     url: AnyHttpUrl
     secret: SecretStr
     timeout: float = Field(default=1.0, gt=0, le=30)

@@ -149,3 +149,13 @@ processed_events = Table(
     Column("event_type", String(200), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=_now),
 )
+
+# Signed hook deliveries seen until their signature expires (UNLOGGED, see migration 0008).
+hook_deliveries = Table(
+    "hook_deliveries",
+    metadata,
+    Column("delivery_id", Uuid, primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("hook_deliveries_expires_at", "expires_at"),
+    prefixes=["UNLOGGED"],
+)
