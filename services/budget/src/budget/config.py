@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     hook_tolerance_seconds: int = Field(default=60, ge=1, le=600)
     hold_ttl: timedelta = timedelta(minutes=10)
 
+    # The largest request body this process reads (the gateway's limit too), in bytes.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
     host: str = "127.0.0.1"
     port: int = 8002
     log_level: str = "INFO"

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     hooks: list[HookSubscription] = []
 
+    # The largest request body this process reads (the gateway's limit too), in bytes.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
     host: str = "127.0.0.1"
     port: int = 8001
     log_level: str = "INFO"

@@ -12,6 +12,7 @@ from budget import tracing
 from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
+from budget.entrypoints.body_limit import install_body_limit
 from budget.entrypoints.observability import RequestContextMiddleware
 from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
+    install_body_limit(app, settings.max_body_bytes)  # outermost: before any body is read
     tracing.instrument_app(app)
     app.include_router(hook_api.router)  # first: the hot path matches after one route
     app.include_router(health.router)
