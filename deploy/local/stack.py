@@ -190,13 +190,25 @@ def _logger(sup: Supervisor, name: str) -> prepare.Log:
 
 
 def _busy(ports: list[int]) -> list[int]:
-    busy = []
-    for port in ports:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                busy.append(port)
-    return busy
+    """The ports someone holds: listening, or only bound (a socket with SO_REUSEPORT, as
+    HAProxy's, would otherwise let ours join it and share the connections silently)."""
+    return [port for port in ports if _answers(port) or not _can_bind(port)]
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a holder
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

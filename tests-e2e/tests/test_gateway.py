@@ -206,3 +206,84 @@ async def test_the_web_ui_is_served_without_a_token_and_its_dev_token_works(
     tasks = await http.get("/api/todos/tasks", headers={"Authorization": f"Bearer {token}"})
     assert tasks.status_code == 200, tasks.text
     assert_problem(await http.post("/dev/token", json={"owner_id": "nobody"}), 422)
+
+
+@pytest.fixture
+async def h2c(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP/2 with prior knowledge over clear text (h2c), as `curl --http2-prior-knowledge`."""
+    async with httpx.AsyncClient(
+        base_url=stack.config.gateway_url, http1=False, http2=True, timeout=30
+    ) as client:
+        yield client
+
+
+async def test_http2_bodies_are_bounded_like_http1(
+    h2c: httpx.AsyncClient, tokens: TokenMaker
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {tokens.token(uuid.uuid4())}",
+        "Content-Type": "application/json",
+    }
+    sent = 0
+
+    async def twenty_mebibytes() -> AsyncIterator[bytes]:
+        # No length up front: HTTP/2 needs no Content-Length and no chunked coding for this.
+        nonlocal sent
+        for _ in range(320):
+            sent += 65536
+            yield b"x" * 65536
+
+    streamed = await h2c.post("/api/todos/tasks", headers=headers, content=twenty_mebibytes())
+    assert streamed.http_version == "HTTP/2"
+    assert_problem(streamed, 411)
+    assert streamed.json()["code"] == "length_required"
+
+    declared = await h2c.post("/api/todos/tasks", headers=headers, content=b"x" * (1024 * 1024 + 1))
+    assert_problem(declared, 413)
+
+    fits = b'{"title": "over h2", "description": "' + b"y" * 1000 + b'"}'
+    created = await h2c.post("/api/todos/tasks", headers=headers, content=fits)
+    assert created.status_code == 201, created.text
+    assert created.http_version == "HTTP/2"
+
+
+async def test_chunked_bodies_get_411_even_when_they_stream(
+    stack: RunningStack, tokens: TokenMaker
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(320):
+            yield b"x" * 65536
+
+    headers = {"Authorization": f"Bearer {tokens.token(uuid.uuid4())}"}
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=30) as http1:
+        answer = await http1.post("/api/todos/tasks", headers=headers, content=chunks())
+    assert answer.http_version == "HTTP/1.1"
+    assert_problem(answer, 411)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "rebound.attacker.example"}, 403),  # DNS rebinding: the page's own host
+        ({"Origin": "http://evil.example"}, 403),  # a foreign page posting cross-site
+        ({"Origin": "null"}, 403),
+        ({"Content-Type": "text/plain"}, 415),  # a "simple" cross-site request, no preflight
+    ],
+)
+async def test_the_dev_token_endpoint_answers_only_loopback_pages_with_json(
+    http: httpx.AsyncClient, headers: dict[str, str], status: int
+) -> None:
+    body = b'{"owner_id": "' + str(uuid.uuid4()).encode() + b'", "admin": true}'
+    sent = {"Content-Type": "application/json", **headers}
+    answer = await http.post("/dev/token", content=body, headers=sent)
+    assert_problem(answer, status)
+    assert "token" not in answer.json()
+
+
+async def test_the_dev_token_endpoint_serves_the_ui_on_loopback(
+    stack: RunningStack, http: httpx.AsyncClient
+) -> None:
+    body = {"owner_id": str(uuid.uuid4())}
+    for origin in (stack.config.gateway_url, f"http://localhost:{stack.config.gateway_port}"):
+        answer = await http.post("/dev/token", json=body, headers={"Origin": origin})
+        assert answer.status_code == 200, answer.text
