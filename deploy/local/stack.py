@@ -32,8 +32,7 @@ READY_MARKER = "STACK READY"
 def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
     return {
         **os.environ,
-        # The services default to production; this launcher is the development stack.
-        "ENVIRONMENT": "development",
+        **prepare.DEVELOPMENT,  # the services default to production
         "AMQP_URL": _amqp_url(),
         "EVENTS_EXCHANGE": o.exchange,
         "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),

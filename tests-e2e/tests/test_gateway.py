@@ -4,19 +4,28 @@ big bodies, floods; and the request id it guarantees."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime
+import os
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from e2e.identity import TokenMaker
 from e2e.rawhttp import send_head
-from e2e.stack import RunningStack
+from e2e.stack import ROOT, RunningStack
 from tests.conftest import CallerFactory
 
 pytestmark = pytest.mark.e2e
@@ -287,3 +296,76 @@ async def test_the_dev_token_endpoint_serves_the_ui_on_loopback(
     for origin in (stack.config.gateway_url, f"http://localhost:{stack.config.gateway_port}"):
         answer = await http.post("/dev/token", json=body, headers={"Origin": origin})
         assert answer.status_code == 200, answer.text
+
+
+def _self_signed(directory: Path) -> Path:
+    """gateway.pem and gateway.pem.key, as the prod overlay mounts them from its Secret."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = directory / "gateway.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "gateway.pem.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pem
+
+
+async def test_with_a_certificate_the_gateway_serves_https_with_hsts_and_redirects_http(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # The same haproxy.cfg as the prod overlay runs, with GATEWAY_TLS_CERT set, in front of the
+    # session stack's APIs; its own ports.
+    cfg = stack.config
+    plain, tls, admin = cfg.gateway_port + 600, cfg.gateway_port + 601, cfg.admin_port + 600
+    env = {
+        **os.environ,
+        "GATEWAY_BIND": f"127.0.0.1:{plain}",
+        "GATEWAY_TLS_BIND": f"127.0.0.1:{tls}",
+        "GATEWAY_TLS_CERT": str(_self_signed(tmp_path)),
+        "GATEWAY_ADMIN_BIND": f"127.0.0.1:{admin}",
+        "JWT_PUBLIC_KEY_FILE": str(stack.dev_dir / "jwt-public.pem"),
+        "TODOS_API_1": f"127.0.0.1:{cfg.todos_port}",
+        "BUDGET_API_1": f"127.0.0.1:{cfg.budget_port}",
+    }
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+    assert haproxy is not None
+    config = ROOT / "deploy" / "gateway" / "haproxy.cfg"
+    gateway = await asyncio.create_subprocess_exec(
+        haproxy, "-db", "-f", str(config), env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(verify=False, timeout=5) as client:  # noqa: S501 - self-signed
+            for _ in range(50):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{admin}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            secure = await client.get(f"https://127.0.0.1:{tls}/api/todos/tasks")
+            assert secure.status_code == 401  # through TLS to the edge's own checks
+            assert secure.headers["strict-transport-security"].startswith("max-age=63072000")
+            redirected = await client.get(f"http://127.0.0.1:{plain}/api/todos/tasks?limit=1")
+            assert redirected.status_code == 308
+            assert redirected.headers["location"].startswith("https://")
+            assert "strict-transport-security" not in redirected.headers
+        async with httpx.AsyncClient(verify=False, http2=True, timeout=5) as h2:  # noqa: S501
+            over_h2 = await h2.get(f"https://127.0.0.1:{tls}/api/todos/tasks")
+            assert over_h2.http_version == "HTTP/2"  # ALPN h2: the body limits above apply
+    finally:
+        gateway.terminate()
+        await asyncio.wait_for(gateway.wait(), timeout=10)
