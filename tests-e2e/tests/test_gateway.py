@@ -270,6 +270,9 @@ def _h2_post(
                 if isinstance(event, h2.events.ResponseReceived):
                     headers = {k.decode(): v.decode() for k, v in event.headers}
                     status = int(headers[":status"])
+                elif isinstance(event, h2.events.StreamReset | h2.events.ConnectionTerminated):
+                    # After an answer, the rest of an unread body is cancelled: keep the answer.
+                    return status, headers or {"reset": str(event.error_code)}, sent
             sock.sendall(conn.data_to_send())
     return status, headers, sent
 
@@ -288,9 +291,13 @@ async def test_http2_bodies_are_bounded_like_http1(
     status, headers, sent = await asyncio.to_thread(_h2_post, port, token, 0, 20 * 1024 * 1024)
     assert status == 413, headers
     assert headers["content-type"].startswith(PROBLEM)
+    # A small declared length, then more DATA than it said: the stream is reset, nothing is
+    # answered (and nothing reaches a service).
+    status, headers, sent = await asyncio.to_thread(_h2_post, port, token, 4, 100)
+    assert status == 0, headers
+    assert "reset" in headers
 
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-
     fits = b'{"title": "over h2", "description": "' + b"y" * 1000 + b'"}'
     created = await h2c.post("/api/todos/tasks", headers=auth, content=fits)
     assert created.status_code == 201, created.text
