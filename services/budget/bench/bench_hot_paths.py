@@ -165,7 +165,7 @@ def _signed_call(owner: UUID, task: UUID) -> tuple[bytes, dict[str, str]]:
         task_id=TaskId(task),
         owner_id=OwnerId(owner),
         occurred_at=now,
-        deadline=now + timedelta(seconds=5),
+        deadline=now + timedelta(minutes=5),  # signed ahead of the timed run
     )
     body = call.model_dump_json().encode()
     headers = {
