@@ -151,8 +151,10 @@ bench: install ## the whole stack against an inline peer, same load, one run; th
 
 # The fault suite (tests-e2e/src/e2e/faults): its own stacks, a Jepsen-style checker, one line
 # per case. The RabbitMQ/PostgreSQL outages run on private servers it starts and stops itself.
-test-faults: install infra ## every fault case, full length: make test-faults [FAULTS_ARGS="--cases a,b --seed N"]
+test-faults: install infra ## every fault case, full length, then the money models' long profiles (~25 min)
 	$(RUN) python -m e2e.faults $(FAULTS_ARGS)
+	MONEY_MODEL_PROFILE=money-long $(PYTEST) -s services/budget/tests/integration/test_money_model.py
+	ATTEMPT_MODEL_PROFILE=attempts-long $(PYTEST) -s services/todos/tests/integration/test_attempt_model.py
 
 test-faults-short: install infra ## the seeded short fault cases that kill only our own processes
 	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)

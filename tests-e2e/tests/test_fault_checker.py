@@ -71,6 +71,26 @@ def test_balance_mismatch_leaked_hold_overdraft_dlq_and_5xx() -> None:
     state.balances[owner] = {"balance": -1, "held": 4, "available": -5}
     state.ledger_sum[owner] = 0  # the balance is not the sum of the ledger either
     v = check("bad", world, state, dlq=2)
-    assert (v.mismatch, v.leaked, v.neg, v.dlq) == (1, 4, 1, 2)
+    assert (v.mismatch, v.leaked, v.overdrawn, v.dlq) == (1, 4, 1, 2)
     assert v.server_errors == Counter({500: 2, 0: 1})
     assert "5xx=3(0:1,500:2)" in v.line()
+
+
+def test_a_balance_that_dipped_below_zero_and_came_back_is_overdrawn() -> None:
+    world = _world(tasks=2, credit=10)
+    a, b = world.tasks
+    a.cost = b.cost = 6
+    state = _state(world, [a, b], {a.id: [_debit(a, amount=6)], b.id: [_debit(b, amount=6)]})
+    owner = str(world.owners[0].id)
+    # credit 10, two debits of 6 (-2), then a later credit of 5: it ends at 3 but was at -2.
+    state.amounts[owner] = [10, -6, -6, 5]
+    world.credits[world.owners[0].id] = 15
+    state.balances[owner] = {"balance": 3, "held": 0, "available": 3}
+    state.ledger_sum[owner] = 3
+    v = check("dip", world, state, dlq=0)
+    assert (v.mismatch, v.overdrawn) == (0, 1)
+    assert "overdrawn=1" in v.line()
+    assert not v.passed
+    state.amounts[owner] = [10, 5, -6, -6]  # the same entries, the credit first: never below 0
+    fine = check("no-dip", world, state, dlq=0)
+    assert fine.passed, fine.line()

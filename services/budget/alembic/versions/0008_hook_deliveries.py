@@ -5,7 +5,7 @@ UNLOGGED: no WAL for a row that lives a minute, on the hook's hot path. A crash 
 a delivery from the last minute could be accepted once more (see hook_api).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

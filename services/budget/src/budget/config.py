@@ -57,7 +57,13 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     queue: str = "budget.todos-events"
-    queue_delivery_limit: int = Field(default=5, ge=1)
+    # An event is poison after CONSUMER_MAX_FAILURES failures in our own code, counted by event
+    # id in the database; then the consumer rejects it to the DLQ. The queue's delivery limit
+    # (the broker counts every return of an unacked message, restarts included) is only a far
+    # backstop for what never reaches our code: keep it well above the restarts a backlog may
+    # see (a quorum queue's existing limit cannot be raised in place: see adapters/topology.py).
+    consumer_max_failures: int = Field(default=5, ge=1)
+    queue_delivery_limit: int = Field(default=100, ge=1)
     # The consumer applies up to CONSUMER_BATCH events per statement, up to CONSUMER_BATCHES
     # batches at once, after lingering CONSUMER_LINGER seconds for a burst to gather; the
     # prefetch should cover them all (batch x batches) or batches stay small.

@@ -33,6 +33,12 @@ EVENT_LAG = Histogram(
     "From the event's time (todos' commit) to the consumer applying it",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+UNBACKED_DEBITS = Counter(
+    "budget_unbacked_debits_total",
+    "Debits no live hold backed (the only way a balance goes below zero): the hold's TTL "
+    "passed before the completed event was applied, or the cost was set after the hook allowed",
+    ["reason"],
+)
 DLQ_DEPTH = Gauge("budget_dlq_messages", "Messages in the dead-letter queue (polled)")
 
 

@@ -95,19 +95,25 @@ async def test_costs_of_other_owners_on_the_same_task_are_ignored(
     assert response.json() == {"decision": "allow"}
 
 
-async def test_deleting_the_cost_releases_its_hold(
+async def test_a_cost_whose_hold_backs_a_completion_cannot_be_deleted(
     client: httpx.AsyncClient, keys: KeyPair
 ) -> None:
     tt = await new_token_type(client, keys)
     owner, task = uuid4(), uuid4()
     await credit(client, keys, owner, tt["id"], 10)
     cost = await add_cost(client, keys, owner, tt["id"], 6, task)
+    path = f"/api/budget/task-costs/{cost['id']}"
+    deleted = await client.delete(path, headers=bearer(keys, owner))
+    assert deleted.status_code == 204  # not held: removed
+    cost = await add_cost(client, keys, owner, tt["id"], 6, task)
     assert (await call_hook(client, owner, task)).json() == {"decision": "allow"}
-    deleted = await client.delete(
+    refused = await client.delete(
         f"/api/budget/task-costs/{cost['id']}", headers=bearer(keys, owner)
     )
-    assert deleted.status_code == 204
-    assert (await balance_of(client, keys, owner, tt["id"]))["held"] == 0
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "cost_held"
+    assert (await balance_of(client, keys, owner, tt["id"]))["held"] == 6
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from budget.adapters.repository import SqlUnitOfWork
 from budget.adapters.topology import Topology
 from budget.bootstrap import topology_of
 from budget.config import Settings
-from budget.domain.model import TokenType
+from budget.domain.model import TaskCost, TokenType
 from budget.entrypoints.consumer import serve
 from budget.service_layer import costs, hook, ledger
 from contracts.envelope import build_envelope, to_amqp
@@ -33,6 +33,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {seconds} s")
         await asyncio.sleep(0.05)
+
+
+def _now_late() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -69,6 +73,14 @@ class Budget:
 
     async def costs_of(self, owner: UUID) -> int:
         return len(await costs.list_costs(self.uow, _caller(owner), None))
+
+    async def costs_list(self, owner: UUID) -> list[TaskCost]:
+        return list(await costs.list_costs(self.uow, _caller(owner), None))
+
+    async def delete_cost(
+        self, owner: UUID, cost_id: UUID, clock: Callable[[], datetime] = _now_late
+    ) -> None:
+        await costs.delete_cost(self.uow, _caller(owner), cost_id, clock=clock)
 
 
 def _now() -> datetime:

@@ -4,9 +4,10 @@ Hook calls (several attempts per task, some past their deadline), completed / de
 aborted events in any order, redelivered with the same or another event id, the owner removing
 a cost, and time passing (hold expiry), all through the real use cases and `SqlUnitOfWork` on
 PostgreSQL. After every step: balance = Σ entries (the column and the API), at most one debit
-per task, and a task holds funds exactly when it should: never once deleted, debited or when
-every attempt its hold backs was aborted, and always while an attempt it backs may still
-complete (an abort never frees funds a retry relies on). At the end: exactly one debit for
+per task, and a task holds funds exactly when it should: never once completed (debited, or
+nothing to debit), once every attempt its hold backs was aborted, or past its TTL; and always
+while an attempt it backs may still complete, even after the task's deletion (which may overtake
+its completion) or the cost's removal (refused while held). At the end: exactly one debit for
 every task completed while it had a cost, none for the others.
 """
 
@@ -125,18 +126,24 @@ class Model:
         return self.has_cost[i] and i not in self.removed
 
     def held(self, i: int, a: int, hold_id: UUID, now: datetime) -> None:
-        """The hook allowed attempt `a` with `hold_id`: a new hold, or the current one reused."""
+        """The hook allowed attempt `a` with `hold_id`: a new hold, or the current one reused
+        (then renewed: every allow leaves the hold its whole TTL)."""
         if i in self.hold and self.hold[i][0] == hold_id:
             self.bound[i].add(a)
+            self.hold[i] = (hold_id, max(self.hold[i][1], now + TTL))
         else:
             self.hold[i], self.bound[i] = (hold_id, now + TTL), {a}
 
     def should_hold(self, i: int, now: datetime) -> bool:
         if i not in self.hold or self.hold[i][1] <= now:
             return False
-        if not self.cost_exists(i) or i in self.charged or i in self.deleted:
+        if not self.cost_exists(i) or i in self.completed:
             return False
         return bool(self.bound[i] - self.aborted.get(i, set()))
+
+    def holds_for(self, i: int, a: int, now: datetime) -> bool:
+        """Whether attempt `a` is backed by the task's live hold."""
+        return self.should_hold(i, now) and a in self.bound[i] - self.aborted.get(i, set())
 
 
 @settings(
@@ -147,6 +154,10 @@ class Model:
 @given(scenario)
 # The interleavings of issue 9, always tried besides the generated ones:
 @example((10, [6, None], [Deleted(0, False), Completed(0, False)]))  # deleted overtakes completed
+# Issue 17: the hold of a completed-then-deleted task survives its deletion event; a held cost
+# cannot be removed; a late retry of a holding attempt is answered with its hold.
+@example((10, [6, 6], [Hook(0, 0, False), Deleted(0, False), Hook(1, 0, False)]))
+@example((10, [6, None], [Hook(0, 0, False), RemoveCost(0), Hook(0, 0, True)]))
 # A late abort of attempt 1 after the retry reused the hold; then another task asks.
 @example(
     (10, [10, 10], [Hook(0, 0, False), Hook(0, 1, False), Aborted(0, 0, False), Hook(1, 0, False)])
@@ -197,7 +208,12 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
                     deadline=deadline,
                 )
                 payable = model.cost_exists(i) and i not in model.charged and i not in model.deleted
-                if payable and (late or a in model.aborted.get(i, set())):
+                holding = model.holds_for(i, a, clock.now)
+                if payable and late and holding:
+                    # A retry of an attempt that holds is answered with its hold, late or not.
+                    assert decision.allowed
+                    assert decision.hold_id == model.hold[i][0]
+                elif payable and (late or a in model.aborted.get(i, set())):
                     # The caller gave up on this call: it neither holds nor re-binds anything.
                     assert not decision.allowed
                     assert await _active_holds(engine, owner, clock.now) == held_before
@@ -235,7 +251,10 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
                 model.aborted.setdefault(i, set()).add(a)
             case RemoveCost(i):
                 visible = model.cost_exists(i) and (i not in model.deleted or i in model.charged)
-                removable = visible and i not in model.charged
+                # A cost whose hold backs a completion in flight cannot be removed.
+                removable = (
+                    visible and i not in model.charged and not model.should_hold(i, clock.now)
+                )
                 listed = await costs.list_costs(uow, caller, tasks[i])
                 assert bool(listed) == visible
                 removed = False

@@ -109,3 +109,26 @@ async def _clean(connection: aio_pika.abc.AbstractConnection, topology: Topology
     await channel.queue_delete(unrouted_name(topology.events_exchange))
     await channel.exchange_delete(unrouted_name(topology.events_exchange))
     await channel.exchange_delete(topology.events_exchange)
+
+
+async def test_a_queue_an_earlier_release_made_with_other_arguments_is_used_as_it_is() -> None:
+    """RabbitMQ refuses to redeclare a queue with other arguments: the declare must not fail."""
+    suffix = uuid4().hex[:10]
+    topology = Topology(f"test.budget.args.{suffix}", f"test.budget.args.{suffix}", 100)
+    earlier = Topology(topology.events_exchange, topology.queue, 5)
+    connection = await aio_pika.connect(TEST_AMQP_URL, timeout=10)
+    async with connection:
+        try:
+            await earlier.declare(connection, await connection.channel())
+            channel = await connection.channel(publisher_confirms=True)
+            queue = await topology.declare(connection, channel)  # refused arguments: as it is
+
+            events = await channel.get_exchange(topology.events_exchange)
+            key = "todos.task.completed.v1"
+            await events.publish(aio_pika.Message(b"{}"), routing_key=key, mandatory=True)
+            message = await queue.get(timeout=5, fail=True)
+            assert message is not None
+            await message.ack()
+            assert not channel.is_closed
+        finally:
+            await _clean(connection, topology)

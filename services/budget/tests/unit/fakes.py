@@ -167,6 +167,11 @@ class FakeAccounts:
                 for e in self.s.entries
             ),
             invocation_aborted=invocation_id in self.s.aborted,
+            hold_lapsed=event_id is not None
+            and any(
+                (h.owner_id, h.task_id) == (owner_id, task_id) and h.status is HoldStatus.EXPIRED
+                for h in self.s.holds.values()
+            ),
         )
         return copy.deepcopy(account), event_id in self.s.events
 

@@ -12,6 +12,7 @@ from budget.service_layer.events import Outcome
 from contracts.envelope import ParsedEvent, build_envelope, to_amqp
 from contracts.events import TaskCompleted
 from contracts.ids import OwnerId, TaskId
+from tests.unit.fake_failures import FakeFailureCounter
 
 
 class _Delivery:
@@ -71,7 +72,9 @@ def test_one_event_per_owner_in_flight_in_order_and_owners_batched_together() ->
     owners = [uuid4() for _ in range(3)]
     tasks = {owner: [uuid4() for _ in range(5)] for owner in owners}
     deliveries = [_completed(owner, tasks[owner][i]) for i in range(5) for owner in owners]
-    _run(EventConsumer(apply, max_batch=10, max_batches=2), deliveries)
+    _run(
+        EventConsumer(apply, failures=FakeFailureCounter(), max_batch=10, max_batches=2), deliveries
+    )
     assert all(d.settled == "ack" for d in deliveries)
     assert set(most.values()) == {1}  # never two of one owner at once, across batches too
     assert order == tasks  # each owner's events in delivery order
@@ -89,7 +92,37 @@ def test_garbage_is_dead_lettered_alone_and_a_failing_event_requeued_alone() -> 
     good = [_completed(uuid4()) for _ in range(4)]
     poison = _completed(poison_owner)
     garbage = _Delivery(b"not json")
-    _run(EventConsumer(apply, max_batch=10), [*good[:2], poison, garbage, *good[2:]])
+    failures = FakeFailureCounter()
+    consumer = EventConsumer(apply, failures=failures, max_failures=3, max_batch=10)
+    _run(consumer, [*good[:2], poison, garbage, *good[2:]])
     assert [d.settled for d in good] == ["ack"] * 4
-    assert poison.settled == "nack requeue=True"  # the delivery limit dead-letters it
+    assert poison.settled == "nack requeue=True"  # failed once in our code: requeued
     assert garbage.settled == "reject requeue=False"  # straight to the DLQ
+    assert sum(failures.failures.values()) == 1  # only the poison event's own failure counts
+
+
+def test_an_event_is_dead_lettered_after_its_own_failures_only() -> None:
+    async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
+        raise ValueError("a bug this event triggers")
+
+    poison = _completed(uuid4())
+    failures = FakeFailureCounter()
+    consumer = EventConsumer(apply, failures=failures, max_failures=3)
+    settled = []
+    for _ in range(3):  # three deliveries that reach our code and fail there
+        _run(consumer, [poison])
+        settled.append(poison.settled)
+    assert settled == ["nack requeue=True", "nack requeue=True", "reject requeue=False"]
+
+
+def test_an_uncounted_failure_is_requeued() -> None:
+    class Down:
+        async def record(self, event_id: UUID, event_type: str, error: str) -> int:
+            raise OSError("the database is gone too")
+
+    async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
+        raise ValueError("a bug this event triggers")
+
+    poison = _completed(uuid4())
+    _run(EventConsumer(apply, failures=Down(), max_failures=1), [poison])
+    assert poison.settled == "nack requeue=True"  # the broker's limit still bounds it

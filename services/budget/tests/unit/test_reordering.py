@@ -102,7 +102,7 @@ async def test_deleted_then_completed_debits_once(uow: FakeUnitOfWork, clock: Fa
     owner, [task], _ = await _setup(uow, clock, 10, 6)
     assert (await _hook(uow, clock, owner, task, uuid4())).allowed
     assert await _deleted(uow, clock, owner, task) is Outcome.APPLIED
-    assert await _balance(uow, clock, owner) == (10, 0)
+    assert await _balance(uow, clock, owner) == (10, 6)  # held for the completion on its way
     assert await costs.list_costs(uow, _caller(owner), task) == []
     assert await _completed(uow, clock, owner, task) is Outcome.APPLIED
     assert await _completed(uow, clock, owner, task) is Outcome.NO_EFFECT
@@ -116,7 +116,7 @@ async def test_deleted_then_completed_debits_once(uow: FakeUnitOfWork, clock: Fa
 
 async def test_completed_then_deleted_ends_the_same(uow: FakeUnitOfWork, clock: FakeClock) -> None:
     owner, [task], _ = await _setup(uow, clock, 10, 6)
-    assert await _completed(uow, clock, owner, task) is Outcome.APPLIED
+    assert await _completed(uow, clock, owner, task) is Outcome.DEBITED_WITHOUT_HOLD  # no hook
     await _deleted(uow, clock, owner, task)
     assert _debits(uow, task) == 1
     assert await _balance(uow, clock, owner) == (4, 0)

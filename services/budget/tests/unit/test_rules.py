@@ -121,7 +121,7 @@ async def test_the_same_event_id_and_another_id_for_the_task_do_nothing(
     owner, task, _ = await _setup(uow, clock, 10, 6)
     event_id = EventId(uuid4())
     event = completed(owner, task, clock)
-    assert await handle_event(uow, clock, event_id, event) is Outcome.APPLIED
+    assert await handle_event(uow, clock, event_id, event) is Outcome.DEBITED_WITHOUT_HOLD
     assert await handle_event(uow, clock, event_id, event) is Outcome.DUPLICATE
     assert await handle_event(uow, clock, EventId(uuid4()), event) is Outcome.NO_EFFECT
     assert sum(e.amount for e in uow.state.entries) == 4
@@ -143,7 +143,7 @@ async def test_an_expired_hold_stops_counting_and_the_debit_may_go_negative(
     assert (bal.balance, bal.held) == (-6, 0)
 
 
-async def test_deleted_releases_the_hold_and_the_cost(
+async def test_deleted_retires_the_cost_and_leaves_the_hold_to_its_completion(
     uow: FakeUnitOfWork, clock: FakeClock
 ) -> None:
     owner, task, _ = await _setup(uow, clock, 10, 6)
@@ -151,5 +151,8 @@ async def test_deleted_releases_the_hold_and_the_cost(
     deleted = TaskDeleted(task_id=TaskId(task), owner_id=OwnerId(owner), deleted_at=clock())
     assert await handle_event(uow, clock, EventId(uuid4()), deleted) is Outcome.APPLIED
     assert await costs.list_costs(uow, owner_caller(owner), None) == []
+    [bal] = await ledger.balances(uow, clock, owner_caller(owner))
+    assert bal.held == 6
+    clock.advance(TTL)  # no completion or abort came: the TTL frees it
     [bal] = await ledger.balances(uow, clock, owner_caller(owner))
     assert bal.held == 0

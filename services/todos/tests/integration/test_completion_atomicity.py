@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import TaskCompleted
-from contracts.ids import OwnerId
+from contracts.ids import OwnerId, new_invocation_id
 from todos.adapters.completions import SqlCompletionStore
 from todos.adapters.db import DriverPool
 from todos.adapters.tables import outbox
@@ -127,7 +127,7 @@ async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
             text("UPDATE tasks SET status = 'completed', completed_at = now() WHERE id = :id"),
             {"id": task.id},
         )
-        ours = asyncio.create_task(store.complete(stale, event))
+        ours = asyncio.create_task(store.complete(stale, event, new_invocation_id()))
         await asyncio.sleep(0.3)
         assert not ours.done()  # blocked on the winner's row lock
         await winner.commit()
@@ -145,8 +145,9 @@ async def test_the_winning_statement_writes_the_task_and_its_row_together(
     task.complete(utc_now())
     event = task.pull_events()[-1]
     assert isinstance(event, TaskCompleted)
-    assert await store.complete(task, event) is True
-    assert await store.complete(task, event) is False  # already completed: nothing more
+    assert await store.complete(task, event, new_invocation_id()) is True
+    # Already completed: another attempt writes nothing more.
+    assert await store.complete(task, event, new_invocation_id()) is False
     async with engine.connect() as conn:
         envelope = (
             await conn.execute(

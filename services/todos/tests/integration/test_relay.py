@@ -23,7 +23,7 @@ from todos.adapters.broker import BrokerConnection
 from todos.adapters.outbox import outbox_row
 from todos.adapters.publisher import AmqpPublisher
 from todos.adapters.relay import BrokerUnavailableError, OutboxRelay
-from todos.adapters.tables import outbox
+from todos.adapters.tables import completion_attempts, outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
 from todos.metrics import EVENTS_PARKED, OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
@@ -368,12 +368,22 @@ async def test_published_rows_are_purged_after_the_retention(engine: AsyncEngine
     old = await _add_rows(engine, 5)
     recent = await _add_rows(engine, 2)
     unsent = await _add_rows(engine, 2)
+    old_attempt, recent_attempt = uuid4(), uuid4()
     async with engine.begin() as conn:
         for ids, ago in ((old, timedelta(days=2)), (recent, timedelta(hours=1))):
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.event_id.in_([UUID(i) for i in ids]))
                 .values(published_at=func.now() - ago)
+            )
+        for attempt, ago in ((old_attempt, timedelta(days=2)), (recent_attempt, timedelta(0))):
+            await conn.execute(
+                insert(completion_attempts).values(
+                    invocation_id=attempt,
+                    task_id=uuid4(),
+                    outcome="completed",
+                    decided_at=func.now() - ago,
+                )
             )
 
     async def broker_down(_: CloudEvent) -> None:
@@ -388,6 +398,10 @@ async def test_published_rows_are_purged_after_the_retention(engine: AsyncEngine
         left = (await conn.execute(select(outbox.c.event_id))).scalars().all()
     assert {str(i) for i in left} >= recent | unsent
     assert not {str(i) for i in left} & old
+    async with engine.connect() as conn:
+        attempts = set((await conn.execute(select(completion_attempts.c.invocation_id))).scalars())
+    assert recent_attempt in attempts
+    assert old_attempt not in attempts
 
 
 async def _count(engine: AsyncEngine, ids: set[str], want: int) -> bool:

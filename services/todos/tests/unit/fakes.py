@@ -67,6 +67,8 @@ class FakeUnitOfWork:
         self.outbox: list[IntegrationEvent] = []
         self.fail_commit = False
         self.failing_commits = 0  # so many commits fail in a row (a database outage)
+        self.attempts: dict[InvocationId, str] = {}  # each attempt's one outcome
+        self.lose_next_answer = False
         self._pending: list[IntegrationEvent] = []
         self._snapshot: dict[TaskId, Task] | None = None
 
@@ -106,16 +108,26 @@ class FakeUnitOfWork:
     async def load(self, owner_id: OwnerId, task_id: TaskId) -> Task | None:
         return await self.repo.get(owner_id, task_id)
 
-    async def complete(self, task: Task, event: TaskCompleted) -> bool:
+    async def complete(self, task: Task, event: TaskCompleted, attempt: InvocationId) -> bool:
         self._fail_if_down()
+        if attempt in self.attempts:
+            raise RuntimeError("the attempt was already aborted")  # the real one: a unique key
         if not await self.repo.complete_if_open(task):
             return False
+        self.attempts[attempt] = "completed"
         self.outbox.append(event)
+        if self.lose_next_answer:  # committed, but the answer never reached the caller
+            self.lose_next_answer = False
+            raise ConnectionResetError("connection reset after the commit")
         return True
 
-    async def record_abort(self, event: TaskCompletionAborted) -> None:
+    async def record_abort(self, event: TaskCompletionAborted) -> bool:
         self._fail_if_down()
+        if event.invocation_id in self.attempts:
+            return False
+        self.attempts[event.invocation_id] = "aborted"
         self.outbox.append(event)
+        return True
 
     def _fail_if_down(self) -> None:
         if self.fail_commit or self.failing_commits > 0:

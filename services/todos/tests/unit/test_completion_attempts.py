@@ -8,6 +8,7 @@ from contracts.events import TaskCompletionAborted
 from contracts.ids import OwnerId
 from tests.unit.fakes import FakeClock, FakeHookGate, FakeUnitOfWork
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
+from todos.domain.model import TaskStatus
 from todos.service_layer import services
 from todos.service_layer.errors import HookUnavailableError
 
@@ -38,3 +39,14 @@ async def test_a_failed_commit_aborts_the_attempt_the_hooks_allowed() -> None:
         await services.complete_task(uow, clock, hooks, OWNER, task.id)
     [abort] = [e for e in uow.outbox if isinstance(e, TaskCompletionAborted)]
     assert [abort.invocation_id] == hooks.invocations
+
+
+async def test_an_error_after_the_commit_answers_the_completed_task_and_aborts_nothing() -> None:
+    uow, clock = FakeUnitOfWork(), FakeClock()
+    owner = OwnerId(uuid4())
+    task = await services.create_task(lambda: uow, clock, owner, "t", None)
+    uow.lose_next_answer = True
+    hooks = FakeHookGate(HookAnswer("budget", AnswerKind.ALLOW))
+    done = await services.complete_task(uow, clock, hooks, owner, task.id)
+    assert done.status is TaskStatus.COMPLETED
+    assert [type(e).__name__ for e in uow.outbox] == ["TaskCreated", "TaskCompleted"]

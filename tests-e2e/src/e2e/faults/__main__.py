@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.list:
         for name, (case, kind) in CASES.items():
-            print(f"{name:<18} [{kind}] {(case.__doc__ or '').splitlines()[0]}")
+            print(f"{name:<28} [{kind}] {(case.__doc__ or '').splitlines()[0]}")
         return 0
     asked = [n for n in a.cases.split(",") if n] or list(CASES)
     names = [c for n in asked for c in ([k for k, v in CASES.items() if v[1] == n] or [n])]

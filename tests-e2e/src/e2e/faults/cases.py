@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aio_pika
+import asyncpg  # type: ignore[import-untyped]
 
 from contracts.envelope import CloudEvent, to_amqp
 from e2e.faults.checker import Verdict, check, dead_letters, drain, expect_no_5xx
@@ -42,13 +43,15 @@ class Params:
     burst_seconds: float = 5.0
     drain_timeout: float = 90.0
     owners: int = 5
+    backlog: int = 500  # events the consumer holds through its restarts (consumer-restarts)
+    restarts: int = 8  # > the old delivery limit of 5: each restart counted as a delivery
 
     @staticmethod
     def short() -> Params:
         """The seeded subset for `make test`: the same cases, smaller."""
         return Params(
             rate=5.0, seconds=8.0, kills=3, kill_every=1.5, outage=8.0,
-            capacity=15.0, burst_seconds=3.0, drain_timeout=60.0, owners=3,
+            capacity=15.0, burst_seconds=3.0, drain_timeout=60.0, owners=3, backlog=150,
         )  # fmt: skip
 
 
@@ -225,16 +228,21 @@ async def postgres_restart(t: Target, p: Params, rng: random.Random) -> Verdict:
     return v
 
 
-def _outbox_envelopes(t: Target, owners: set[str]) -> list[dict[str, object]]:
-    sql = "SELECT envelope::text FROM outbox WHERE published_at IS NULL ORDER BY id"
-    out = subprocess.run(
-        ["psql", "-X", "-tA", "-d", t.stack.config.todos_db, "-c", sql],
+def _psql(t: Target, database: str, sql: str) -> str:
+    """One statement through psql on the stack's server; its unaligned output."""
+    return subprocess.run(
+        ["psql", "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
         env={**os.environ, **t.pg_env},
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
+
+
+def _outbox_envelopes(t: Target, owners: set[str]) -> list[dict[str, object]]:
+    sql = "SELECT envelope::text FROM outbox WHERE published_at IS NULL ORDER BY id"
+    out = _psql(t, t.stack.config.todos_db, sql)
     envelopes = [json.loads(line) for line in out.splitlines() if line.strip()]
     return [e for e in envelopes if str(e.get("data", {}).get("owner_id")) in owners]
 
@@ -323,7 +331,7 @@ async def double_spend(t: Target, p: Params, rng: random.Random) -> Verdict:
         await single.aclose()
     (w, single_state), (v, storm_state) = verdicts
     v.ok = (v.ok * v.attempts + w.ok * w.attempts) / (v.attempts + w.attempts)
-    for name in ("lost", "dup", "phantom", "mismatch", "leaked", "neg", "dlq", "attempts"):
+    for name in ("lost", "dup", "phantom", "mismatch", "leaked", "overdrawn", "dlq", "attempts"):
         setattr(v, name, getattr(v, name) + getattr(w, name))
     v.server_errors += w.server_errors
     v.lags += w.lags
@@ -351,15 +359,7 @@ def _completed_events(t: Target, task_id: str) -> int:
     uuid.UUID(task_id)  # only a UUID goes into the query text
     where = f"envelope->'data'->>'task_id' = '{task_id}'"
     sql = f"SELECT count(*) FROM outbox WHERE event_type LIKE 'todos.task.completed.%' AND {where}"  # noqa: S608
-    out = subprocess.run(
-        ["psql", "-X", "-tA", "-d", t.stack.config.todos_db, "-c", sql],
-        env={**os.environ, **t.pg_env},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return int(out.stdout.strip())
+    return int(_psql(t, t.stack.config.todos_db, sql).strip())
 
 
 async def slow_hook(t: Target, p: Params, rng: random.Random) -> Verdict:
@@ -399,6 +399,212 @@ async def overload(t: Target, p: Params, rng: random.Random) -> Verdict:
     return v
 
 
+def _in_list(ids: list[str]) -> str:
+    """`'a','b'` for an SQL IN list, of UUIDs only (nothing else goes into the query text)."""
+    return ",".join(f"'{uuid.UUID(i)}'" for i in ids)
+
+
+def _hold_back_completions(t: Target, owners: list[str]) -> list[str]:
+    """The owners' unsent `completed` rows wait on their backoff column (as after failed
+    publishes): the relay skips them until they are due. Returns their event ids."""
+    sql = (
+        "UPDATE outbox SET next_attempt_at = now() + interval '1 hour' "  # noqa: S608
+        "WHERE published_at IS NULL AND event_type LIKE 'todos.task.completed.%' "
+        f"AND envelope->'data'->>'owner_id' IN ({_in_list(owners)}) RETURNING event_id"
+    )
+    lines = _psql(t, t.stack.config.todos_db, sql).splitlines()
+    return [line for line in lines if line and not line.startswith("UPDATE")]  # + "UPDATE n"
+
+
+def _event_ids(t: Target, kind: str, owners: list[str]) -> list[str]:
+    """Event ids of the owners' `kind` rows in todos' outbox."""
+    sql = (
+        f"SELECT event_id FROM outbox WHERE event_type LIKE 'todos.task.{kind}.%' "  # noqa: S608
+        f"AND envelope->'data'->>'owner_id' IN ({_in_list(owners)})"
+    )
+    return _psql(t, t.stack.config.todos_db, sql).split()
+
+
+def _processed(t: Target, event_ids: list[str]) -> int:
+    """How many of these events budget has applied (its record of processed event ids)."""
+    if not event_ids:
+        return 0
+    sql = f"SELECT count(*) FROM processed_events WHERE event_id IN ({_in_list(event_ids)})"  # noqa: S608
+    return int(_psql(t, t.stack.config.budget_db, sql).strip())
+
+
+def _release_completions(t: Target, event_ids: list[str]) -> None:
+    sql = f"UPDATE outbox SET next_attempt_at = NULL WHERE event_id IN ({_in_list(event_ids)})"  # noqa: S608
+    _psql(t, t.stack.config.todos_db, sql)
+
+
+async def delete_overtakes_completion(t: Target, p: Params, rng: random.Random) -> Verdict:
+    """Completions, then deletions, and the relay publishes the deletions first."""
+    # Per owner: credit 10, tasks T1 and T2 of 6. T1's completion holds 6 and T2 is vetoed;
+    # T1 is deleted; its `completed` row waits on the outbox's backoff while its `deleted` row
+    # is published and applied; then T2 is tried again, and the completions are released. A
+    # deletion that freed T1's hold would let T2 spend the same 6: both debited, balance -2.
+    started = time.monotonic()
+    relay = t.stack.child_pid("todos-relay")
+    assert relay is not None, "todos-relay is not running"
+    n = p.owners
+    world = await setup(t.gateway, t.tokens, rng, owners=n, tasks=2 * n, credit=10, cost=6)
+    first_answers: list[tuple[int, int, int]] = []
+    retries: list[int] = []
+    try:
+        owners = [str(o.id) for o in world.owners]
+        pairs = list(zip(world.tasks[:n], world.tasks[n:], strict=True))
+
+        async def complete_then_delete(t1: Task, t2: Task) -> None:
+            one = await complete(world, t1)
+            two = await complete(world, t2)
+            gone = await delete(world, t1)
+            first_answers.append((one, two, gone))
+
+        os.kill(relay, signal.SIGSTOP)  # nothing is published before the completions wait
+        try:
+            await asyncio.gather(*(complete_then_delete(t1, t2) for t1, t2 in pairs))
+            held_back = await asyncio.to_thread(_hold_back_completions, t, owners)
+        finally:
+            os.kill(relay, signal.SIGCONT)
+        deleted = await asyncio.to_thread(_event_ids, t, "deleted", owners)
+        deadline = time.monotonic() + p.drain_timeout
+        while await asyncio.to_thread(_processed, t, deleted) < len(deleted):
+            if time.monotonic() > deadline:
+                raise TimeoutError("budget did not apply the deletions")
+            await asyncio.sleep(0.5)
+        retries = list(await asyncio.gather(*(complete(world, t2) for _, t2 in pairs)))
+        await asyncio.to_thread(_release_completions, t, held_back)
+        state, _ = await drain(world, p.drain_timeout)
+        dlq = await dead_letters(t.amqp_url, t.stack.config.dead_letter_queue, world)
+        v = check("delete-overtakes-completion", world, state, dlq)
+    finally:
+        await world.aclose()
+    v.seconds = time.monotonic() - started
+    if any(answers != (200, 409, 204) for answers in first_answers):
+        v.failures.append(f"set-up answers (T1, T2, delete T1) {sorted(set(first_answers))}")
+    v.notes.append(
+        f"{len(deleted)} deletions applied before {len(held_back)} held-back completions; "
+        f"T2 retried: {dict(sorted(Counter(retries).items()))}"
+    )
+    expect_no_5xx(v)
+    return v
+
+
+class _AccountLock:
+    """A transaction holding the owners' account rows in budget's database: the consumer's
+    saves wait behind it, so what it took stays unacked until the lock goes."""
+
+    def __init__(self, t: Target, owners: list[str]) -> None:
+        self._t, self._owners = t, owners
+        self._conn: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> _AccountLock:
+        env = self._t.pg_env
+        self._conn = await asyncpg.connect(
+            host=env["PGHOST"],
+            port=int(env["PGPORT"]),
+            user=env["PGUSER"],
+            database=self._t.stack.config.budget_db,
+        )
+        await self._conn.execute("BEGIN")
+        await self._conn.execute(
+            "SELECT 1 FROM accounts WHERE owner_id = ANY($1::uuid[]) FOR UPDATE",
+            [uuid.UUID(o) for o in self._owners],
+        )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._conn is not None:
+            await self._conn.close()  # the transaction ends with its session
+
+
+async def _ready(t: Target) -> int:
+    """Messages ready in budget's queue (not those a consumer holds unacked)."""
+    connection = await aio_pika.connect(t.amqp_url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(t.stack.config.queue, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+
+
+async def consumer_restarts(t: Target, p: Params, rng: random.Random) -> Verdict:
+    """A backlog; budget-consumer SIGKILLed `restarts` times while it holds it unacked."""
+    started = time.monotonic()
+    program = "budget-consumer"
+    world = await setup(t.gateway, t.tokens, rng, owners=p.owners, tasks=p.backlog)
+    held: list[int] = []
+    try:
+        owners = [str(o.id) for o in world.owners]
+        pid = t.stack.child_pid(program)
+        assert pid is not None, f"{program} is not running"
+        os.kill(pid, signal.SIGSTOP)  # the backlog builds up, the first `prefetch` of it taken
+        try:
+            await at_rate(world, world.tasks, p.capacity)
+            # Nothing of the backlog is applied while the lock is held: every event of these
+            # owners the relay published is in the queue, ready or held by a consumer.
+            pending = await _published(t, owners, p.drain_timeout)
+            async with _AccountLock(t, owners):
+                seen = _ready_count(t, program)
+                os.kill(pid, signal.SIGKILL)  # the first kill: a stopped process holding it
+                for _ in range(p.restarts - 1):
+                    pid, taken = await _restarted_holding(t, program, seen, pending)
+                    held.append(taken)
+                    seen = _ready_count(t, program)
+                    os.kill(pid, signal.SIGKILL)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        state, _ = await drain(world, p.drain_timeout)
+        dlq = await dead_letters(t.amqp_url, t.stack.config.dead_letter_queue, world)
+        v = check("consumer-restarts", world, state, dlq)
+    finally:
+        await world.aclose()
+    v.seconds = time.monotonic() - started
+    v.notes.append(
+        f"backlog {p.backlog}; {p.restarts} SIGKILLs of {program} holding it unacked "
+        f"(then taken per restart: {held})"
+    )
+    if min(held, default=0) <= 0:
+        v.failures.append("a restart took nothing before its kill: the case did not hold")
+    expect_no_5xx(v)
+    return v
+
+
+async def _published(t: Target, owners: list[str], within: float) -> int:
+    """How many events for budget's queue (completed, completion-aborted, deleted) of the
+    owners todos published, once its outbox has none left for them."""
+    where = (
+        "event_type SIMILAR TO 'todos.task.(completed|completion-aborted|deleted).v1' "
+        f"AND envelope->'data'->>'owner_id' IN ({_in_list(owners)})"
+    )
+    sql = f"SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FROM outbox WHERE {where}"  # noqa: S608
+    deadline = time.monotonic() + within
+    while True:
+        unsent, total = map(
+            int, (await asyncio.to_thread(_psql, t, t.stack.config.todos_db, sql)).split("|")
+        )
+        if not unsent or time.monotonic() > deadline:
+            return total - unsent
+        await asyncio.sleep(0.5)
+
+
+async def _restarted_holding(t: Target, program: str, seen: int, pending: int) -> tuple[int, int]:
+    """After a kill: the successor's pid once it works, holds some of the `pending` messages
+    unacked (they wait on the lock) and has been up longer than the launcher's MIN_UPTIME (a
+    kill must not look like a crash at start-up); and how many it holds."""
+    deadline = time.monotonic() + START_TIMEOUT
+    working_since, pid = math.inf, None
+    while time.monotonic() < deadline:
+        ready = await _ready(t)
+        if pid is None and _ready_count(t, program) > seen:
+            pid, working_since = t.stack.child_pid(program), time.monotonic()
+        if pid is not None and ready < pending and time.monotonic() - working_since >= 3.5:
+            return pid, pending - ready
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{program} did not work and take messages within {START_TIMEOUT:.0f}s")
+
+
 # name -> (case, stack it needs): "local" = the machine's servers, else a private one.
 # They run in this order; the ones that may wedge todos (garbage hook: defect 6) come last.
 CASES: dict[str, tuple[Case, str]] = {
@@ -408,6 +614,8 @@ CASES: dict[str, tuple[Case, str]] = {
     "reorder": (reorder, "local"),
     "slow-hook": (slow_hook, "local"),
     "double-spend": (double_spend, "local"),
+    "delete-overtakes-completion": (delete_overtakes_completion, "local"),
+    "consumer-restarts": (consumer_restarts, "local"),
     "overload": (overload, "local"),
     "garbage-hook": (garbage_hook, "local"),
     "rabbitmq-outage": (rabbitmq_outage, "rabbitmq"),

@@ -7,7 +7,9 @@ DLQ), compare it with what the system promises, print one line per case.
 - mismatch owners whose balance != credits - debits or != the sum of their ledger,
            plus debits whose amount is not the task's cost
 - leaked   tokens still held after the drain (every task is then completed or never will be)
-- neg      owners whose balance went below 0 (holds do not expire during a case)
+- overdrawn owners whose balance went below 0 at any point: the running sum of their ledger in
+           the order the entries were written (holds do not expire during a case, so no
+           completion may spend tokens another already holds)
 - dlq      valid events of this case's owners in the dead-letter queue
 """
 
@@ -20,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 import aio_pika
@@ -36,6 +39,9 @@ class State:
     debits: dict[str, list[dict[str, Any]]]  # task id -> its debit entries
     ledger_sum: dict[str, int]  # owner -> sum of its ledger amounts
     balances: dict[str, dict[str, int]]  # owner -> {"balance", "held", "available"}
+    # owner -> its ledger amounts, oldest first (the ledger's own order: the sequence in which
+    # they changed the balance under the account's lock)
+    amounts: dict[str, list[int]] = field(default_factory=dict)
 
 
 async def _completed_tasks(world: World) -> dict[str, datetime]:
@@ -64,14 +70,17 @@ async def observe(world: World) -> State:
     debits: dict[str, list[dict[str, Any]]] = {}
     ledger_sum: dict[str, int] = {}
     balances: dict[str, dict[str, int]] = {}
+    amounts: dict[str, list[int]] = {}
     for owner in world.owners:
         entries = [e for e in await owner.ledger() if e["token_type_id"] == world.token_type]
-        ledger_sum[str(owner.id)] = sum(int(e["amount"]) for e in entries)
+        # The API lists newest first (by the ledger's sequence); the running sum needs oldest first.
+        amounts[str(owner.id)] = [int(e["amount"]) for e in reversed(entries)]
+        ledger_sum[str(owner.id)] = sum(amounts[str(owner.id)])
         for e in entries:
             if e["kind"] == "debit":
                 debits.setdefault(str(e["reference_id"]), []).append(e)
         balances[str(owner.id)] = await owner.balance(world.token_type)
-    return State(completed, debits, ledger_sum, balances)
+    return State(completed, debits, ledger_sum, balances, amounts)
 
 
 def missing(world: World, state: State) -> int:
@@ -134,7 +143,7 @@ class Verdict:
     phantom: int = 0
     mismatch: int = 0
     leaked: int = 0
-    neg: int = 0
+    overdrawn: int = 0
     dlq: int = 0
     server_errors: Counter[int] = field(default_factory=Counter)
     ok: float = math.nan
@@ -148,7 +157,9 @@ class Verdict:
     @property
     def passed(self) -> bool:
         """No broken promise."""
-        core = (self.lost, self.dup, self.phantom, self.mismatch, self.leaked, self.neg, self.dlq)
+        core = (
+            self.lost, self.dup, self.phantom, self.mismatch, self.leaked, self.overdrawn, self.dlq,
+        )  # fmt: skip
         return not any(core) and not self.failures
 
     def line(self) -> str:
@@ -162,7 +173,7 @@ class Verdict:
             f"phantom={self.phantom}",
             f"mismatch={self.mismatch}",
             f"leaked={self.leaked}",
-            f"neg={self.neg}",
+            f"overdrawn={self.overdrawn}",
             f"5xx={five}" + (f"({by_status})" if five else ""),
             f"ok={self.ok:.1%}({self.attempts})",
             f"lag_p50={_pct(self.lags, 0.5):.2f}s",
@@ -202,7 +213,7 @@ def check(case: str, world: World, state: State, dlq: int) -> Verdict:
         if balance["balance"] != expected or balance["balance"] != state.ledger_sum[key]:
             v.mismatch += 1
         v.leaked += int(balance["held"])
-        v.neg += balance["balance"] < 0
+        v.overdrawn += lowest(state.amounts.get(key, []), balance["balance"]) < 0
     answers = [a for t in world.tasks for a in t.answers]
     v.attempts = len(answers)
     v.ok = sum(1 for a in answers if a == 200) / len(answers) if answers else math.nan
@@ -211,6 +222,11 @@ def check(case: str, world: World, state: State, dlq: int) -> Verdict:
     if world.settled > 5:
         v.notes.append(f"the stack took {world.settled:.0f}s to accept completions before the run")
     return v
+
+
+def lowest(amounts: list[int], final: int) -> int:
+    """The lowest balance an owner had: its ledger's running sum, and where it ended."""
+    return min([final, *accumulate(amounts)])
 
 
 def expect_no_5xx(v: Verdict, allowed: tuple[int, ...] = ()) -> None:

@@ -101,8 +101,10 @@ async def setup(
     tasks: int,
     credit: int | None = None,
     max_cost: int = 3,
+    cost: int | None = None,
 ) -> World:
-    """A token type, `owners` credited owners and `tasks` tasks with costs 1..`max_cost`.
+    """A token type, `owners` credited owners and `tasks` tasks with costs 1..`max_cost` (or
+    each `cost`); task i belongs to owner i mod `owners`.
 
     `credit` None: enough for every task of the owner (no veto), else that amount each.
     """
@@ -112,12 +114,12 @@ async def setup(
     callers = [Caller(gateway, tokens, limits=limits) for _ in range(owners)]
     settled = await settle(admin)
     token_type = await retrying(admin.create_token_type)
-    plan = [(callers[i % owners], rng.randint(1, max_cost)) for i in range(tasks)]
+    plan = [(callers[i % owners], cost or rng.randint(1, max_cost)) for i in range(tasks)]
 
-    async def make(owner: Caller, cost: int) -> Task:
+    async def make(owner: Caller, amount: int) -> Task:
         task_id = await retrying(lambda: owner.create_task("fault suite"))
-        await retrying(lambda: owner.set_cost(task_id, token_type, cost))
-        return Task(task_id, owner, cost)
+        await retrying(lambda: owner.set_cost(task_id, token_type, amount))
+        return Task(task_id, owner, amount)
 
     made = await _bounded([make(o, c) for o, c in plan])
     credits: dict[uuid.UUID, int] = {}

@@ -46,7 +46,10 @@ SELECT c.id AS cost_id, c.token_type_id AS cost_tt, c.amount AS cost_amount,
        ($4::uuid IS NOT NULL AND EXISTS (
           SELECT 1 FROM aborted_invocations i WHERE i.invocation_id = $4)) AS aborted,
        ($5::uuid IS NOT NULL AND EXISTS (
-          SELECT 1 FROM processed_events p WHERE p.event_id = $5)) AS seen
+          SELECT 1 FROM processed_events p WHERE p.event_id = $5)) AS seen,
+       ($5::uuid IS NOT NULL AND EXISTS (
+          SELECT 1 FROM holds x WHERE x.owner_id = $1 AND x.task_id = $2
+             AND x.status = 'expired')) AS hold_lapsed
 FROM (SELECT 1) AS one
 LEFT JOIN task_costs c ON c.owner_id = $1 AND c.task_id = $2
 LEFT JOIN holds h ON h.owner_id = $1 AND h.task_id = $2 AND h.status = 'active'
@@ -55,7 +58,7 @@ LEFT JOIN accounts a
        ON a.owner_id = $1 AND a.token_type_id = coalesce(c.token_type_id, h.token_type_id)
 """
 
-# The save is the SQL function `budget_save_account` (migration 0005, a data-modifying CTE
+# The save is the SQL function `budget_save_account` (migration 0006, a data-modifying CTE
 # conditional on the loaded version), with these parameters:
 # $1 owner, $2 token type (NULL: no account), $3 loaded version, $4 new balance,
 # $5 event id, $6 event type, $7 task,
@@ -64,7 +67,7 @@ LEFT JOIN accounts a
 # $20 changed hold id, $21 its status, $22 its invocations,
 # $23 new hold id, $24 amount, $25 expires_at, $26 invocations,
 # $27 expire the account's holds up to, $28 aborted invocation to remember,
-# $29 the new hold's status.
+# $29 the new hold's status, $30 the changed hold's expiry (a renewal; NULL: unchanged).
 SAVE_TYPES = [
     "uuid",
     "uuid",
@@ -95,6 +98,7 @@ SAVE_TYPES = [
     "timestamptz",
     "uuid",
     "text",
+    "timestamptz",
 ]
 SAVE = "SELECT applied, effective FROM budget_save_account({})".format(  # noqa: S608
     ", ".join(f"${i}::{t}" for i, t in enumerate(SAVE_TYPES, 1))
@@ -311,6 +315,7 @@ def _account(owner_id: UUID, task_id: UUID, row: Any) -> Account:
         held_by_others=row["held"],
         debited=row["debited"],
         invocation_aborted=row["aborted"],
+        hold_lapsed=row["hold_lapsed"],
     )
 
 
@@ -350,4 +355,5 @@ def _save_args(account: Account, event_id: UUID | None, event_type: str | None) 
         account.expire_until,
         account.aborted_invocation,
         new.status.value if new else None,
+        changed.expires_at if changed else None,
     ]

@@ -13,13 +13,24 @@ failure) is not the messages' fault: they stay unacked (so their delivery count 
 while the batch is retried with backoff until the database answers again; whatever an earlier
 attempt committed is recorded by event id, so the retry does not apply it twice. Any other
 failure of a batch splits it: each event is applied on its own, and one that still fails (a bug
-or a poison message) is requeued alone, so the delivery limit dead-letters only it.
+or a poison message) is settled alone.
+
+Poison is judged by our own failures only. Each failure of an event applied alone is counted by
+its event id in the database (`FailureCounter`, see `event_failures` for why there and not in
+memory); below `max_failures` the message is requeued, at `max_failures` it is rejected to the
+DLQ. The broker's delivery count is no judge: a quorum queue counts every return of an unacked
+message, and each stop, crash or lost channel of a consumer returns everything it holds (up to
+the prefetch), so a few restarts with a backlog would dead-letter valid events. The queue's
+delivery limit stays only as a far backstop, for what never reaches this code (an event that
+kills the process before it fails).
 """
 
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -34,6 +45,15 @@ from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
 log = structlog.get_logger("consumer")
 
 ApplyBatch = Callable[[Sequence[ParsedEvent]], Awaitable[list[Outcome]]]
+DEFAULT_MAX_FAILURES = 5
+
+
+class FailureCounter(Protocol):
+    """Counts the failures of an event in our own code, by event id, across restarts."""
+
+    async def record(self, event_id: UUID, event_type: str, error: str) -> int:
+        """Count one more failure; returns the event's failures so far."""
+        ...
 
 
 @dataclass(eq=False, slots=True)
@@ -54,6 +74,8 @@ class EventConsumer:
         self,
         apply: ApplyBatch,
         *,
+        failures: FailureCounter,
+        max_failures: int = DEFAULT_MAX_FAILURES,
         max_batch: int = 100,
         max_batches: int = 2,
         linger: float = 0.002,
@@ -61,6 +83,8 @@ class EventConsumer:
         initial_backoff: float = 0.05,
     ) -> None:
         self._apply = apply
+        self._failures = failures
+        self._max_failures = max_failures
         self._max_batch = max_batch
         self._max_batches = max_batches
         self._linger = linger
@@ -168,9 +192,9 @@ class EventConsumer:
             outcomes = await self._apply_retrying([d.parsed for d in batch])
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
-                await self._failed(batch[0])
+                await self._failed(batch[0], exc)
                 return
             # Not the database: some event in it fails. Find which, one at a time.
             log.warning("batch_failed_applying_one_by_one", size=len(batch), exc_info=True)
@@ -182,8 +206,8 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(delivery.parsed.envelope.type, outcome.value).inc()
         log.debug("batch_consumed", size=len(batch))
 
-    async def _failed(self, delivery: _Delivery) -> None:
-        """A bug or a poison message: requeue; the delivery limit dead-letters it in the end."""
+    async def _failed(self, delivery: _Delivery, exc: Exception) -> None:
+        """A bug or a poison message: counted; requeued until it failed `max_failures` times."""
         envelope = delivery.parsed.envelope
         log.exception(
             "event_failed",
@@ -192,7 +216,23 @@ class EventConsumer:
             correlation_id=envelope.correlationid,
         )
         EVENTS_CONSUMED.labels(envelope.type, "failed").inc()
-        await delivery.message.nack(requeue=True)
+        try:
+            failures = await self._failures.record(envelope.id, envelope.type, repr(exc))
+        except Exception:  # uncounted: requeued; the broker's delivery limit still bounds it
+            log.warning("failure_not_counted", event_id=str(envelope.id), exc_info=True)
+            failures = 0
+        if failures < self._max_failures:
+            await delivery.message.nack(requeue=True)
+            return
+        log.error(
+            "dead_lettered",
+            event_id=str(envelope.id),
+            type=envelope.type,
+            reason="failed",
+            failures=failures,
+        )
+        EVENTS_DEAD_LETTERED.labels("failed").inc()
+        await delivery.message.reject(requeue=False)
 
     async def _apply_retrying(self, batch: Sequence[ParsedEvent]) -> list[Outcome]:
         try:  # the usual case, without building a retry policy per batch

@@ -16,9 +16,11 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Identity,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     text,
 )
@@ -148,6 +150,19 @@ processed_events = Table(
     Column("event_id", Uuid, primary_key=True),
     Column("event_type", String(200), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+# Failures of an event in the consumer's own code (never a broker redelivery): the consumer
+# dead-letters the event once they reach its limit (see `adapters/event_failures.py`).
+event_failures = Table(
+    "event_failures",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("first_failed_at", DateTime(timezone=True), nullable=False, server_default=_now),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False, server_default=_now),
 )
 
 # Signed hook deliveries seen until their signature expires (UNLOGGED, see migration 0008).

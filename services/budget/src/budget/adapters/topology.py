@@ -1,7 +1,16 @@
 """Budget's RabbitMQ topology: the quorum queue, its bindings, and the dead-letter queue.
 
-`<queue>` is a durable quorum queue with an explicit delivery limit; what exceeds it, or is
-rejected, goes through the `<queue>.dlx` fanout exchange to the durable `<queue>.dlq`.
+`<queue>` is a durable quorum queue; what the consumer rejects (garbage, or an event that failed
+CONSUMER_MAX_FAILURES times in our code) goes through the `<queue>.dlx` fanout exchange to the
+durable `<queue>.dlq`. Its delivery limit (QUEUE_DELIVERY_LIMIT, 100) is only a far backstop:
+the broker counts every return of an unacked message, each consumer restart returns up to the
+prefetch, and our own failure count (see `adapters/consumer.py`) is what judges poison.
+
+Queue arguments cannot change on an existing queue (RabbitMQ refuses the declare with
+PRECONDITION_FAILED), and a `delivery-limit` policy cannot raise an argument's limit (the broker
+applies the smaller of the two): it can only lower it. A queue an earlier release made with
+other arguments (the delivery limit of 5) is therefore used as it is, with a warning, until an
+operator re-creates it with these arguments (README: upgrading a queue made with the old limit).
 Dead-lettering is at-least-once (the DLQ confirms before the source drops the message), which
 RabbitMQ only allows together with `overflow=reject-publish`.
 
@@ -58,14 +67,34 @@ class Topology:
         # drops a dead letter.
         dlq = await channel.declare_queue(self.dead_letter_queue, durable=True)
         await dlq.bind(dlx)
-        queue = await channel.declare_queue(
-            self.queue, durable=True, arguments=self.queue_arguments
-        )
+        queue = await self._declare_queue(connection, channel)
         for key in BINDING_KEYS:
             await queue.bind(self.events_exchange, routing_key=key)
         for key in LEGACY_BINDING_KEYS:  # idempotent: unbinding a missing binding is fine
             await queue.unbind(self.events_exchange, routing_key=key)
         return queue
+
+    async def _declare_queue(
+        self, connection: AbstractConnection, channel: AbstractChannel
+    ) -> AbstractQueue:
+        """The main queue with these arguments, or as it is when an earlier release made it with
+        others (tried on a channel of its own: a refused declare closes its channel)."""
+        probe = await connection.channel()
+        try:
+            await probe.declare_queue(self.queue, durable=True, arguments=self.queue_arguments)
+        except ChannelPreconditionFailed as exc:
+            log.warning(
+                "queue_predates_its_arguments",
+                queue=self.queue,
+                wanted=self.queue_arguments,
+                refused=str(exc),
+                fix="re-create the queue with these arguments (README: upgrading a queue)",
+            )
+            return await channel.get_queue(self.queue, ensure=True)
+        finally:
+            if not probe.is_closed:
+                await probe.close()
+        return await channel.declare_queue(self.queue, durable=True, arguments=self.queue_arguments)
 
     @property
     def queue_arguments(self) -> dict[str, Any]:

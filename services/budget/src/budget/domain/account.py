@@ -8,10 +8,19 @@ two steps on one account never both apply. Pure: no I/O, no clock (callers pass 
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from uuid import UUID, uuid4
 
 from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCost
 from budget.domain.rules import backed_after_abort, credited_balance, veto_reason
+
+
+class Unbacked(StrEnum):
+    """Why a debit had no live hold behind it (the balance may then go below zero)."""
+
+    HOLD_EXPIRED = "hold_expired"
+    NO_HOLD = "no_hold"
+
 
 ABORTED_REASON = "This completion attempt was already aborted by the caller; nothing held."
 
@@ -40,6 +49,8 @@ class Account:
     held_by_others: int = 0  # active unexpired holds of the account, the task's own excluded
     debited: bool = False  # a debit for this task exists (at most one per owner and task)
     invocation_aborted: bool = False  # the calling attempt was aborted before
+    hold_lapsed: bool = False  # a hold of the task expired before (loaded for events only)
+    unbacked: "Unbacked | None" = None  # set by `capture` when no live hold backed the debit
     # Pending changes, written by one save.
     entries: list[LedgerEntry] = field(default_factory=list)
     new_hold: Hold | None = None
@@ -104,13 +115,27 @@ class Account:
         invocation_id: UUID | None = None,
         deadline: datetime | None = None,
     ) -> HoldVerdict:
-        """Reuse the task's hold (a retry), hold the cost if affordable, else veto."""
+        """Reuse the task's hold (a retry), hold the cost if affordable, else veto.
+
+        Every allow leaves the hold with its whole TTL ahead: the completion it allows may be
+        in flight for that long, and a lapsed hold would free its tokens for another task.
+        """
         cost = self.payable_cost()
         if cost is None:
             # Nothing to pay, already paid, or the task is gone (its completion cannot succeed).
             return HoldVerdict(allowed=True)
         if invocation_id is not None and self.invocation_aborted:
             return HoldVerdict(allowed=False, reason=ABORTED_REASON)
+        self._expire_own(now)
+        existing = self.current_hold
+        if (
+            existing is not None
+            and invocation_id is not None
+            and invocation_id in existing.invocations
+        ):
+            # The same attempt again (a retry of a call, or its late duplicate): it holds, so
+            # it is answered as its first call was, whatever the deadline says.
+            return self._renew(existing, now + ttl, invocation_id)
         if deadline is not None and now >= deadline:
             return HoldVerdict(
                 allowed=False,
@@ -119,16 +144,9 @@ class Account:
                     "nothing held."
                 ),
             )
-        self._expire_own(now)
-        existing = self.current_hold
         if existing is not None:
-            if invocation_id is not None and invocation_id not in existing.invocations:
-                # A retry reuses the hold, which now backs this attempt too.
-                self._set_hold(
-                    replace(existing, invocations=existing.invocations | {invocation_id})
-                )
-                self.expire_until = now
-            return HoldVerdict(allowed=True, hold_id=existing.id)
+            # Another attempt at the same task reuses the hold, which now backs it too.
+            return self._renew(existing, now + ttl, invocation_id)
         available = self.available(now)
         if available < cost.amount:
             return HoldVerdict(allowed=False, reason=veto_reason(cost.amount, self.code, available))
@@ -145,6 +163,16 @@ class Account:
         )
         self.expire_until = now  # housekeeping while writing anyway: the account's stale holds
         return HoldVerdict(allowed=True, hold_id=self.new_hold.id)
+
+    def _renew(self, hold: Hold, expires_at: datetime, invocation_id: UUID | None) -> HoldVerdict:
+        """Allow with `hold`, bound to `invocation_id` too, lapsing no sooner than `expires_at`."""
+        invocations = hold.invocations | {invocation_id} if invocation_id else hold.invocations
+        renewed = replace(
+            hold, invocations=invocations, expires_at=max(hold.expires_at, expires_at)
+        )
+        if renewed != hold:
+            self._set_hold(renewed)
+        return HoldVerdict(allowed=True, hold_id=hold.id)
 
     def _expire_own(self, now: datetime) -> None:
         """Mark the task's hold expired once it passed its expiry (it reserves nothing then)."""
@@ -202,18 +230,27 @@ class Account:
         """Debit the task's cost once, capturing its hold; False when there is nothing to debit.
 
         A deleted task's cost (a tombstone) is still debited: todos only completes a task
-        before deleting it, so a `completed` event always describes a real completion.
+        before deleting it, so a `completed` event always describes a real completion. The
+        completion settles the task's hold either way. A debit that no live hold backs sets
+        `unbacked`: its hold's TTL passed before the event was applied, or its cost was set
+        after the hook had allowed the completion for free. Those are the only ways the
+        balance may go below zero, so they are counted.
         """
         cost = self.changed_cost or self.cost
+        hold = self.current_hold
         if cost is None or self.cost_removed or cost.charged_at is not None or self.debited:
+            if hold is not None:
+                self._set_hold(replace(hold, status=HoldStatus.RELEASED))
             return False
         reference = str(self.task_id)
         self.debit(cost.amount, reference, f"task {reference} completed", now)
         self.debited = True
         self.changed_cost = replace(cost, charged_at=now)
-        hold = self.current_hold
         if hold is not None:
             self._set_hold(replace(hold, status=HoldStatus.CAPTURED))
+        if hold is None or not hold.counts_at(now):
+            lapsed = hold is not None or self.hold_lapsed
+            self.unbacked = Unbacked.HOLD_EXPIRED if lapsed else Unbacked.NO_HOLD
         return True
 
     # --- holds and costs going away
@@ -243,16 +280,25 @@ class Account:
         return False
 
     def delete_task(self, now: datetime) -> bool:
-        """The task was deleted: release its hold and keep its cost as a tombstone."""
-        released = self.release()
+        """The task was deleted: keep its cost as a tombstone; leave its hold alone.
+
+        The deletion may overtake the `completed` event of a completion that its hold backs
+        (two outbox rows relayed in either order): only that attempt's `completed` or
+        `completion-aborted` event, or the hold's TTL, may free the tokens.
+        """
         cost = self.changed_cost or self.cost
         if cost is not None and not self.cost_removed and cost.task_deleted_at is None:
             # Not a DELETE: a `completed` event handled later must still debit it.
             self.changed_cost = replace(cost, task_deleted_at=now)
             return True
-        return released
+        return False
+
+    def held_for_completion(self, now: datetime) -> Hold | None:
+        """The task's hold while it still reserves tokens for a completion attempt."""
+        hold = self.current_hold
+        return hold if hold is not None and hold.counts_at(now) else None
 
     def remove_cost(self) -> None:
-        """The owner removed the (uncharged) cost: release its hold, forget the cost."""
+        """The owner removed the (uncharged, unheld) cost: forget it."""
         self.release()
         self.cost_removed = True

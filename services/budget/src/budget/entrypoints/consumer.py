@@ -12,15 +12,17 @@ from budget import tracing
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.consumer import EventConsumer
 from budget.adapters.dead_letters import watch_depth
+from budget.adapters.event_failures import SqlFailureCounter
 from budget.bootstrap import bootstrap
 from budget.config import Settings
 from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
-from budget.metrics import observe_batch_lag
-from budget.service_layer.events import Outcome
+from budget.metrics import UNBACKED_DEBITS, observe_batch_lag
+from budget.service_layer.events import UNBACKED_OUTCOMES, Outcome
 from contracts.envelope import ParsedEvent
 
 log = structlog.get_logger("consumer")
+UNBACKED_REASONS = {outcome: reason.value for reason, outcome in UNBACKED_OUTCOMES.items()}
 
 T = TypeVar("T")
 
@@ -30,12 +32,18 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     container = bootstrap(settings, role="consumer")
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
-        return await container.use_cases.handle_events(
+        outcomes = await container.use_cases.handle_events(
             [(parsed.envelope.id, parsed.event) for parsed in batch]
         )
+        for outcome in outcomes:
+            if outcome in UNBACKED_REASONS:
+                UNBACKED_DEBITS.labels(UNBACKED_REASONS[outcome]).inc()
+        return outcomes
 
     consumer = EventConsumer(
         tracing.traced_apply_batch(observe_batch_lag(apply)),
+        failures=SqlFailureCounter(container.engine),
+        max_failures=settings.consumer_max_failures,
         max_batch=settings.consumer_batch,
         max_batches=settings.consumer_batches,
         linger=settings.consumer_linger,

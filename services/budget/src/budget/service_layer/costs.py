@@ -42,7 +42,7 @@ async def list_costs(uow: UnitOfWork, caller: Caller, task_id: UUID | None) -> S
 async def delete_cost(
     uow: UnitOfWork, caller: Caller, cost_id: UUID, *, clock: Clock | None = None
 ) -> None:
-    """Remove an uncharged cost and release its hold; another owner's cost is not found."""
+    """Remove an uncharged cost that no live hold backs; another owner's cost is not found."""
     cost = await uow.costs.get_by_id(caller.owner_id, cost_id)
     if cost is None or not cost.visible:
         raise NotFound(f"Task cost {cost_id} does not exist.")
@@ -54,6 +54,13 @@ async def delete_cost(
             raise NotFound(f"Task cost {cost_id} does not exist.")
         if current.charged_at is not None:
             raise Conflict("The task was completed and its cost charged.", code="already_charged")
+        if (hold := account.held_for_completion(now)) is not None:
+            # Freeing a hold whose completion is in flight would let another task spend it.
+            raise Conflict(
+                f"A completion of task {current.task_id} holds {hold.amount} until "
+                f"{hold.expires_at.isoformat()}; remove the cost once it is settled.",
+                code="cost_held",
+            )
         account.remove_cost()
 
     await run_step(uow, clock or _utc_now, caller.owner_id, cost.task_id, remove)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from budget.domain.account import Account
+from budget.domain.account import Account, Unbacked
 from budget.service_layer.ports import Clock, LoadKey, SaveItem, SaveResult, UnitOfWork
 from budget.service_layer.steps import EventRecord, run_step
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
@@ -20,6 +20,21 @@ class Outcome(StrEnum):
     NO_EFFECT = "no_effect"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    # Applied, but the debit had no live hold behind it: the balance may have gone below zero.
+    DEBITED_AFTER_HOLD_EXPIRED = "debited_after_hold_expired"
+    DEBITED_WITHOUT_HOLD = "debited_without_hold"
+
+
+UNBACKED_OUTCOMES = {
+    Unbacked.HOLD_EXPIRED: Outcome.DEBITED_AFTER_HOLD_EXPIRED,
+    Unbacked.NO_HOLD: Outcome.DEBITED_WITHOUT_HOLD,
+}
+
+
+def _outcome(account: Account, effect: bool) -> Outcome:
+    if not effect:
+        return Outcome.NO_EFFECT
+    return UNBACKED_OUTCOMES[account.unbacked] if account.unbacked else Outcome.APPLIED
 
 
 def on_completed(account: Account, event: TaskCompleted, now: datetime) -> bool:
@@ -28,7 +43,7 @@ def on_completed(account: Account, event: TaskCompleted, now: datetime) -> bool:
 
 
 def on_deleted(account: Account, event: TaskDeleted, now: datetime) -> bool:
-    """Release the task's hold and retire its cost, keeping the row for a late `completed`."""
+    """Retire the task's cost, keeping the row for a late `completed`; the hold stays."""
     return account.delete_task(now)
 
 
@@ -56,8 +71,8 @@ async def handle_event(
     owner_id = getattr(event, "owner_id")  # noqa: B009 - every handled event names its task
     task_id = getattr(event, "task_id")  # noqa: B009
 
-    def decide(account: Account, now: datetime) -> bool:
-        return handler(account, event, now)
+    def decide(account: Account, now: datetime) -> Outcome:
+        return _outcome(account, handler(account, event, now))
 
     step = await run_step(
         uow,
@@ -68,9 +83,9 @@ async def handle_event(
         invocation_id=getattr(event, "invocation_id", None),
         event=EventRecord(event_id, event.event_type),
     )
-    if step.duplicate:
+    if step.duplicate or step.value is None:
         return Outcome.DUPLICATE
-    return Outcome.APPLIED if step.value else Outcome.NO_EFFECT
+    return step.value
 
 
 async def handle_events(
@@ -102,18 +117,19 @@ async def handle_events(
             now = clock()
             loaded = await accounts.load_many([_key(*events[i]) for i in todo], now)
             items: list[SaveItem] = []
-            decided: list[tuple[int, bool]] = []
+            decided: list[tuple[int, Outcome]] = []
             for i, (account, seen) in zip(todo, loaded, strict=True):
                 if seen:
                     outcomes[i] = Outcome.DUPLICATE
                     continue
                 event_id, event = events[i]
-                decided.append((i, HANDLERS[type(event)](account, event, now)))
+                effect = HANDLERS[type(event)](account, event, now)
+                decided.append((i, _outcome(account, effect)))
                 items.append(SaveItem(account, event_id, event.event_type))
             saved = await accounts.save_many(items)
-        for (i, effect), result in zip(decided, saved, strict=True):
+        for (i, outcome), result in zip(decided, saved, strict=True):
             if result is SaveResult.SAVED:
-                outcomes[i] = Outcome.APPLIED if effect else Outcome.NO_EFFECT
+                outcomes[i] = outcome
             elif result is SaveResult.DUPLICATE:
                 outcomes[i] = Outcome.DUPLICATE
             else:

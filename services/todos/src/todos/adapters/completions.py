@@ -1,10 +1,16 @@
 """The completion path's storage: plain asyncpg on its own pool, one statement per call.
 
 `load` is one owner-scoped SELECT; `complete` is one data-modifying CTE: the conditional UPDATE
-(still open, still this owner's), the outbox INSERT (only if the UPDATE matched) and
-`pg_notify` (only if the row was inserted). A single statement outside an explicit transaction
-is its own transaction: no BEGIN/COMMIT round trips, no transaction open across an await on
-anything but the database, and a completer that loses the race writes nothing.
+(still open, still this owner's), the attempt's claim and the outbox INSERT (only if the UPDATE
+matched) and `pg_notify` (only if the row was inserted). A single statement outside an explicit
+transaction is its own transaction: no BEGIN/COMMIT round trips, no transaction open across an
+await on anything but the database, and a completer that loses the race writes nothing.
+
+An attempt has one outcome, and the database decides it: the completion and the abort both
+insert the attempt's row in `completion_attempts` (its invocation id is the key). An abort
+that finds the row claimed writes nothing: the completion committed, even if its answer never
+reached us (a reset connection, a client-side timeout). A completion that finds the row
+claimed by an abort fails as a whole (unique violation): the abort was recorded first.
 Statements are prepared once per pooled connection (asyncpg's statement cache).
 """
 
@@ -13,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted
-from contracts.ids import OwnerId, TaskId
+from contracts.ids import InvocationId, OwnerId, TaskId
 from todos.adapters.db import DriverPool
 from todos.adapters.outbox import NOTIFY_CHANNEL, OUTBOX_INSERT_COLUMNS, outbox_row
 from todos.domain.model import Task, TaskStatus
@@ -40,9 +46,12 @@ WITH done AS (
     UPDATE tasks SET status = 'completed', completed_at = $3, updated_at = $3
     WHERE id = $1 AND owner_id = $2 AND status = 'open'
     RETURNING id
+), claim AS (
+    INSERT INTO completion_attempts (invocation_id, task_id, outcome, decided_at)
+    SELECT $4, id, 'completed', $3 FROM done
 ), event AS (
     INSERT INTO outbox ({_COLUMNS})
-    SELECT {_params(4)} FROM done
+    SELECT {_params(5)} FROM done
     RETURNING id
 ), wake AS (
     SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM event
@@ -50,12 +59,19 @@ WITH done AS (
 SELECT (SELECT count(*) FROM done) AS completed, (SELECT count(*) FROM wake) AS woken
 """  # noqa: S608
 
-RECORD_EVENT = f"""
-WITH event AS (
-    INSERT INTO outbox ({_COLUMNS}) VALUES ({_params(1)})
+RECORD_ABORT = f"""
+WITH claim AS (
+    INSERT INTO completion_attempts (invocation_id, task_id, outcome)
+    VALUES ($1, $2, 'aborted')
+    ON CONFLICT (invocation_id) DO NOTHING
+    RETURNING invocation_id
+), event AS (
+    INSERT INTO outbox ({_COLUMNS})
+    SELECT {_params(3)} FROM claim
     RETURNING id
 )
-SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM event
+SELECT (SELECT count(*) FROM claim) AS claimed, (SELECT count(pg_notify('{NOTIFY_CHANNEL}', ''))
+        FROM event) AS woken
 """  # noqa: S608
 
 
@@ -79,15 +95,19 @@ class SqlCompletionStore:
             row = await conn.fetchrow(LOAD, task_id, owner_id)
         return _task(row) if row is not None else None
 
-    async def complete(self, task: Task, event: TaskCompleted) -> bool:
+    async def complete(self, task: Task, event: TaskCompleted, attempt: InvocationId) -> bool:
         values = self._event_values(event)
         async with self._pool.connection() as conn:
-            row = await conn.fetchrow(COMPLETE, task.id, task.owner_id, task.completed_at, *values)
+            row = await conn.fetchrow(
+                COMPLETE, task.id, task.owner_id, task.completed_at, attempt, *values
+            )
         return bool(row["completed"])
 
-    async def record_abort(self, event: TaskCompletionAborted) -> None:
+    async def record_abort(self, event: TaskCompletionAborted) -> bool:
+        values = self._event_values(event)
         async with self._abort_pool.connection() as conn:
-            await conn.execute(RECORD_EVENT, *self._event_values(event))
+            row = await conn.fetchrow(RECORD_ABORT, event.invocation_id, event.task_id, *values)
+        return bool(row["claimed"])
 
     def _event_values(self, event: IntegrationEvent) -> list[Any]:
         values = outbox_row(event, correlation_id=self._correlation_id())

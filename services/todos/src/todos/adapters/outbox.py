@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import CloudEvent, build_envelope
 from contracts.events import IntegrationEvent
-from todos.adapters.tables import outbox
+from todos.adapters.tables import completion_attempts, outbox
 from todos.tracing import current_traceparent
 
 NOTIFY_CHANNEL = "todos_outbox"
@@ -151,7 +151,8 @@ async def backlog(conn: AsyncConnection) -> tuple[int, float]:
 
 
 async def purge_published(conn: AsyncConnection, retention: timedelta, limit: int) -> int:
-    """Delete up to `limit` rows published more than `retention` ago; how many went."""
+    """Delete up to `limit` rows published more than `retention` ago, and as many attempts
+    decided that long ago; how many outbox rows (or attempts, if more) went."""
     doomed = (
         select(outbox.c.id)
         .where(outbox.c.published_at < func.now() - retention)
@@ -160,4 +161,16 @@ async def purge_published(conn: AsyncConnection, retention: timedelta, limit: in
         .scalar_subquery()
     )
     result = await conn.execute(delete(outbox).where(outbox.c.id.in_(doomed)))
-    return result.rowcount
+    # The attempts' outcomes are needed only while an abort of theirs may still be retried
+    # (about a minute): they go with the published rows of the same age.
+    attempts = (
+        select(completion_attempts.c.invocation_id)
+        .where(completion_attempts.c.decided_at < func.now() - retention)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    gone = await conn.execute(
+        delete(completion_attempts).where(completion_attempts.c.invocation_id.in_(attempts))
+    )
+    return max(result.rowcount, gone.rowcount)

@@ -52,3 +52,15 @@ outbox = Table(
         "ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")
     ),
 )
+
+# One row per completion attempt that reached an outcome; the completing statement and the
+# abort both claim it, so the first to commit decides (see adapters/completions.py).
+completion_attempts = Table(
+    "completion_attempts",
+    metadata,
+    Column("invocation_id", Uuid, primary_key=True),
+    Column("task_id", Uuid, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_completion_attempts_decided", "decided_at"),
+)

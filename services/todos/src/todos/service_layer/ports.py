@@ -58,15 +58,19 @@ class CompletionStore(Protocol):
         """The owner's task (None if absent or another owner's): one query."""
         ...
 
-    async def complete(self, task: Task, event: TaskCompleted) -> bool:
-        """Mark `task` completed if it is still open and owned, with its outbox row, atomically.
+    async def complete(self, task: Task, event: TaskCompleted, attempt: InvocationId) -> bool:
+        """Mark `task` completed if it is still open and owned, with its outbox row, atomically,
+        as the outcome of `attempt`.
 
-        False, and nothing written, when someone else completed or deleted it first.
+        False, and nothing written, when someone else completed or deleted it first; raises,
+        nothing written, when `attempt` was already recorded as aborted.
         """
         ...
 
-    async def record_abort(self, event: TaskCompletionAborted) -> None:
-        """Write a completion-aborted outbox row (on capacity the completions cannot take)."""
+    async def record_abort(self, event: TaskCompletionAborted) -> bool:
+        """Record the attempt `event` names as aborted, with its outbox row, unless the attempt
+        already has an outcome (its completion committed): False then, nothing written. On
+        capacity the completions cannot take."""
         ...
 
 

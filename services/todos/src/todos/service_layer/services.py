@@ -112,7 +112,7 @@ async def complete_task(
     *,
     capacity: Capacity | None = None,
 ) -> Task:
-    """Ask the hooks, then complete the task exactly once (see DESIGN 'completing a task').
+    """Ask the hooks, then complete the task exactly once, as one attempt's one outcome.
 
     Round trips: one read, the hook calls, one statement that completes and writes the outbox
     row; no transaction is open across the hooks. Past `capacity` it is `OverloadedError`.
@@ -146,13 +146,17 @@ async def _complete(
     task.complete(clock())
     [event] = [e for e in task.pull_events() if isinstance(e, TaskCompleted)]
     try:
-        if await store.complete(task, event):
+        if await store.complete(task, event, attempt):
             return task
         # Someone else changed it first: a concurrent completion won, or it was deleted.
         current = await store.load(owner_id, task_id)
     except Exception:
-        if verdict.may_hold:
-            await _abort(store, clock, task, attempt, "the completion could not be stored")
+        # The error may have come after the commit (a reset connection, a client timeout): the
+        # abort's statement finds out, and then the completion stands.
+        if verdict.may_hold and not await _abort(
+            store, clock, task, attempt, "the completion could not be stored"
+        ):
+            return task
         raise
     if current is None:
         if verdict.may_hold:
@@ -172,8 +176,9 @@ async def _load(
 
 async def _abort(
     store: CompletionStore, clock: Clock, task: Task, attempt: InvocationId, reason: str
-) -> None:
-    """Tell the hooks that allowed that this completion will not happen."""
+) -> bool:
+    """Tell the hooks that allowed that this completion will not happen; False when the
+    database says the attempt's completion committed (then nothing is told)."""
     event = TaskCompletionAborted(
         task_id=task.id,
         owner_id=task.owner_id,
@@ -181,13 +186,15 @@ async def _abort(
         reason=reason[:500],
         invocation_id=attempt,
     )
-    if await _record(store, event):
-        return
+    recorded = await _record(store, event)
+    if recorded is not None:
+        return recorded
     # The database is away (often the very reason the completion failed): keep trying in the
     # background, so the hold is released soon after it is back rather than at its TTL.
     retry = asyncio.create_task(_record_later(store, event), name=f"abort-{task.id}")
     _ABORTS_PENDING.add(retry)
     retry.add_done_callback(_ABORTS_PENDING.discard)
+    return True
 
 
 # Delays between background tries of an abort (about a minute in all); after them, or if the
@@ -196,20 +203,24 @@ ABORT_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 _ABORTS_PENDING: set[asyncio.Task[None]] = set()
 
 
-async def _record(store: CompletionStore, event: TaskCompletionAborted) -> bool:
+async def _record(store: CompletionStore, event: TaskCompletionAborted) -> bool | None:
+    """Try once: True, the abort is recorded; False, the attempt's completion committed (no
+    abort may follow it); None, the database did not answer."""
     try:
-        await store.record_abort(event)
+        recorded = await store.record_abort(event)
     except Exception as exc:  # the caller's error matters more; we try again later
         log.warning("completion_aborted_not_recorded", task_id=str(event.task_id), error=repr(exc))
-        return False
-    return True
+        return None
+    if not recorded:
+        log.info("completion_committed_despite_error", task_id=str(event.task_id))
+    return recorded
 
 
 async def _record_later(store: CompletionStore, event: TaskCompletionAborted) -> None:
     for delay in ABORT_RETRY_DELAYS:
         await asyncio.sleep(delay)
-        if await _record(store, event):
-            log.info("completion_aborted_recorded_late", task_id=str(event.task_id))
+        if await _record(store, event) is not None:
+            log.info("completion_attempt_settled_late", task_id=str(event.task_id))
             return
 
 
