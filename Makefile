@@ -102,8 +102,8 @@ format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-schemas: install ## regenerate contracts/schemas (refuses incompatible changes)
-	$(RUN) contracts-schemas
+schemas: install ## regenerate contracts/schemas (refuses incompatible changes; SCHEMAS_ARGS=--accept-breaking)
+	$(RUN) contracts-schemas $(SCHEMAS_ARGS)
 
 asyncapi: install ## regenerate contracts/asyncapi.json from contracts/schemas
 	$(RUN) python -m contracts.asyncapi

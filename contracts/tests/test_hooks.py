@@ -7,11 +7,31 @@ from pydantic import ValidationError
 from contracts.hooks import HOOK_DECISION, Allow, BeforeCompleteTask, Veto
 
 
+def _request(**fields: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "subscriber": "budget",
+        "delivery_id": uuid4(),
+        "invocation_id": uuid4(),
+        "task_id": uuid4(),
+        "owner_id": uuid4(),
+        "occurred_at": now,
+        "deadline": now,
+        **fields,
+    }
+
+
 def test_request_serialises_with_the_hook_name() -> None:
-    request = BeforeCompleteTask(
-        invocation_id=uuid4(), task_id=uuid4(), owner_id=uuid4(), occurred_at=datetime.now(UTC)
-    )
+    request = BeforeCompleteTask.model_validate(_request())
     assert request.model_dump(mode="json")["hook"] == "todos.before_complete_task"
+
+
+@pytest.mark.parametrize("missing", ["subscriber", "delivery_id", "deadline"])
+def test_a_request_names_its_subscriber_its_delivery_and_its_deadline(missing: str) -> None:
+    fields = _request()
+    del fields[missing]
+    with pytest.raises(ValidationError, match=missing):
+        BeforeCompleteTask.model_validate(fields)
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,20 @@
 
 Every password and the hook secret are random; each appears where it must (a service's URL
 and the server's bootstrap SQL / broker definitions), so they are always in step. Existing
-files are kept unless --force: re-running does not rotate a deployed password by accident.
+files are kept unless --force, and a missing one is rebuilt from the values the others hold:
+re-running never rotates a deployed password by accident.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import secrets
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 BASE = Path(__file__).resolve().parent / "base"
 FILES = (
@@ -61,16 +64,58 @@ def _definitions(admin: str, todos: str, budget: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def render(public_key_pem: str) -> dict[str, str]:
-    """The content of every file, with fresh random passwords."""
-    pg, todos_db, budget_db = _password(), _password(), _password()
-    admin_amqp, todos_amqp, budget_amqp = _password(), _password(), _password()
-    hook = _password()
+# Every random value, by name; each file is rendered from these.
+VALUES = ("pg", "todos_db", "budget_db", "admin_amqp", "todos_amqp", "budget_amqp", "hook")
+
+
+def _env_file(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def _url_password(url: str | None) -> str | None:
+    return urlsplit(url).password if url else None
+
+
+def existing_values(out: Path) -> dict[str, str]:
+    """The passwords and hook secret that the files already in `out` hold."""
+
+    def read(name: str) -> str | None:
+        path = out / name
+        return path.read_text() if path.exists() else None
+
+    found: dict[str, str | None] = {}
+    if (text := read("todos.env")) is not None:
+        env = _env_file(text)
+        found["todos_db"] = _url_password(env.get("DATABASE_URL"))
+        found["todos_amqp"] = _url_password(env.get("AMQP_URL"))
+        hooks = json.loads(env.get("HOOKS", "[]"))
+        found["hook"] = next((h.get("secret") for h in hooks if h.get("name") == "budget"), None)
+    if (text := read("budget.env")) is not None:
+        env = _env_file(text)
+        found["budget_db"] = _url_password(env.get("DATABASE_URL"))
+        found["budget_amqp"] = _url_password(env.get("AMQP_URL"))
+        secrets_ = json.loads(env.get("HOOK_SECRETS", "[]"))
+        found["hook"] = found.get("hook") or next(iter(secrets_), None)
+    if (text := read("postgres.env")) is not None:
+        found["pg"] = _env_file(text).get("POSTGRES_PASSWORD")
+    if (text := read("10-databases.sql")) is not None:
+        for role, password in re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD '([^']*)'", text):
+            found[f"{role}_db"] = found.get(f"{role}_db") or password
+    if (text := read("definitions.json")) is not None:
+        for user in json.loads(text).get("users", []):
+            key = f"{user['name']}_amqp"
+            found[key] = found.get(key) or user.get("password")
+    return {k: v for k, v in found.items() if k in VALUES and v}
+
+
+def render(public_key_pem: str, values: dict[str, str] | None = None) -> dict[str, str]:
+    """The content of every file: from `values`, with fresh random ones for what is missing."""
+    v = {name: _password() for name in VALUES} | (values or {})
     hooks = [
         {
             "name": "budget",
             "url": "http://budget-api:8002/hooks/todos.before_complete_task",
-            "secret": hook,
+            "secret": v["hook"],
             "timeout": 1.0,
             "failure_policy": "fail",
         }
@@ -78,64 +123,54 @@ def render(public_key_pem: str) -> dict[str, str]:
     return {
         "jwt_public.pem": public_key_pem,
         "todos.env": (
-            f"DATABASE_URL=postgresql+asyncpg://todos:{todos_db}@postgres:5432/todos\n"
-            f"AMQP_URL=amqp://todos:{todos_amqp}@rabbitmq:5672/\n"
+            f"DATABASE_URL=postgresql+asyncpg://todos:{v['todos_db']}@postgres:5432/todos\n"
+            f"AMQP_URL=amqp://todos:{v['todos_amqp']}@rabbitmq:5672/\n"
             f"HOOKS={json.dumps(hooks)}\n"
         ),
         "budget.env": (
-            f"DATABASE_URL=postgresql+asyncpg://budget:{budget_db}@postgres:5432/budget\n"
-            f"AMQP_URL=amqp://budget:{budget_amqp}@rabbitmq:5672/\n"
-            f"HOOK_SECRETS={json.dumps([hook])}\n"
+            f"DATABASE_URL=postgresql+asyncpg://budget:{v['budget_db']}@postgres:5432/budget\n"
+            f"AMQP_URL=amqp://budget:{v['budget_amqp']}@rabbitmq:5672/\n"
+            f"HOOK_SECRETS={json.dumps([v['hook']])}\n"
         ),
-        "postgres.env": f"POSTGRES_PASSWORD={pg}\n",
+        "postgres.env": f"POSTGRES_PASSWORD={v['pg']}\n",
         # Run once by the postgres image on an empty volume: one database and owner per service.
         "10-databases.sql": (
-            f"CREATE ROLE todos LOGIN PASSWORD '{todos_db}';\n"
-            f"CREATE ROLE budget LOGIN PASSWORD '{budget_db}';\n"
+            f"CREATE ROLE todos LOGIN PASSWORD '{v['todos_db']}';\n"
+            f"CREATE ROLE budget LOGIN PASSWORD '{v['budget_db']}';\n"
             "CREATE DATABASE todos OWNER todos;\n"
             "CREATE DATABASE budget OWNER budget;\n"
             "REVOKE ALL ON DATABASE todos FROM PUBLIC;\n"
             "REVOKE ALL ON DATABASE budget FROM PUBLIC;\n"
         ),
-        "definitions.json": _definitions(admin_amqp, todos_amqp, budget_amqp),
+        "definitions.json": _definitions(v["admin_amqp"], v["todos_amqp"], v["budget_amqp"]),
         # The same roles for the PostgreSQL operator (prod overlay): basic-auth Secrets.
-        "todos-db.env": f"username=todos\npassword={todos_db}\n",
-        "budget-db.env": f"username=budget\npassword={budget_db}\n",
+        "todos-db.env": f"username=todos\npassword={v['todos_db']}\n",
+        "budget-db.env": f"username=budget\npassword={v['budget_db']}\n",
     }
 
 
-# Files added after a first release, derived from the set written before (never new passwords:
-# the running database has the old ones).
-DERIVED = {"todos-db.env": "todos.env", "budget-db.env": "budget.env"}
-
-
-def _role_credentials(env_file: Path) -> str:
-    """`username=` and `password=` of the DATABASE_URL in a service's env file."""
-    line = next(x for x in env_file.read_text().splitlines() if x.startswith("DATABASE_URL="))
-    url = urlsplit(line.split("=", 1)[1])
-    return f"username={unquote(url.username or '')}\npassword={unquote(url.password or '')}\n"
+def _write_private(path: Path, content: str) -> None:
+    """Create `path` readable by its owner only from the first byte (no chmod afterwards)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o600)  # a file that existed keeps its mode on O_CREAT
+        f.write(content)
 
 
 def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
-    """Write the files into `out` (mode 600); keep a complete existing set unless `force`.
+    """Write the missing files into `out` (mode 600), in step with the existing ones.
 
-    A set from before the operators' role files gets only those, from its own URLs.
+    The values the existing files hold are kept (a database volume was initialised with them);
+    only what no file holds is new. `force` replaces every file with fresh values.
     """
     out.mkdir(parents=True, exist_ok=True)
-    missing = [name for name in FILES if not (out / name).exists()]
-    if not force and not missing:
-        return []
-    if not force and len(missing) < len(FILES) and set(missing) <= DERIVED.keys():
-        for name in missing:
-            (out / name).write_text(_role_credentials(out / DERIVED[name]))
-            (out / name).chmod(0o600)
-        return [out / name for name in missing]
+    values = {} if force else existing_values(out)
     written = []
-    for name, content in render(public_key_pem).items():
+    for name, content in render(public_key_pem, values).items():
         path = out / name
-        path.write_text(content)
-        path.chmod(0o600)
-        written.append(path)
+        if force or not path.exists():
+            _write_private(path, content)
+            written.append(path)
     return written
 
 

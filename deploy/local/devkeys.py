@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import time
 import uuid
@@ -12,9 +14,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from contracts.identity import DEV_KEY_MARKER
+
 AUDIENCE = "todos-budget"
 ADMIN_ROLE = "budget:admin"
 DEFAULT_DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
+_SUBSCRIBER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,18 @@ class DevSecrets:
     private_key_file: Path
     public_key_file: Path
     hook_secret: str
+
+    def subscriber_secret(self, name: str) -> str:
+        """The hook secret of subscriber `name` (budget's is `hook_secret`), made on first use.
+
+        Every subscriber its own: one that holds it cannot sign a call for another.
+        """
+        if not _SUBSCRIBER.fullmatch(name):
+            raise ValueError(f"a hook subscriber's name is [A-Za-z0-9_-]{{1,64}}: {name!r}")
+        path = self.private_key_file.parent / f"hook-secret.{name}"
+        if not path.exists():
+            _write(path, secrets.token_hex(32).encode(), 0o600)
+        return path.read_text().strip()
 
     def token(self, owner: str, *, admin: bool = False, expires_in: int = 3600) -> str:
         """A token for `owner`, signed with the development key."""
@@ -38,6 +55,16 @@ class DevSecrets:
         return jwt.encode(claims, self.private_key_file.read_bytes(), algorithm="RS256")
 
 
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Create `path` with `mode` from its first byte (no window in which others may read it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # an existing file keeps its mode on O_CREAT; make it ours
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def ensure(dev_dir: Path = DEFAULT_DEV_DIR) -> DevSecrets:
     """Create the key pair and hook secret on first use; reuse them afterwards."""
     dev_dir.mkdir(parents=True, exist_ok=True)
@@ -45,20 +72,20 @@ def ensure(dev_dir: Path = DEFAULT_DEV_DIR) -> DevSecrets:
     secret_file = dev_dir / "hook-secret"
     if not (private.exists() and public.exists()):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+        pkcs8 = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
-        private.chmod(0o600)
-        public.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        _write(private, pkcs8, 0o600)
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+        # The marker line (text before BEGIN is allowed in PEM) lets production refuse this key
+        # by its content, wherever it is mounted.
+        _write(public, f"{DEV_KEY_MARKER}\n".encode() + spki, 0o644)
+    elif DEV_KEY_MARKER not in (pem := public.read_text()):
+        _write(public, f"{DEV_KEY_MARKER}\n{pem}".encode(), 0o644)  # a pair made before the marker
     if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(32))
-        secret_file.chmod(0o600)
+        _write(secret_file, secrets.token_hex(32).encode(), 0o600)
     return DevSecrets(private, public, secret_file.read_text().strip())

@@ -77,9 +77,14 @@ def check_gateway_config(haproxy: str, config: Path, env: dict[str, str], log: L
     run([haproxy, "-c", "-q", "-f", str(config)], log, env=env)
 
 
+# The services' settings default to production; every process this launcher starts is
+# development (its key, hook secret and broker user are the development ones).
+DEVELOPMENT = {"ENVIRONMENT": "development"}
+
+
 def migrate(service: str, database_url: str, log: Log) -> None:
     """`alembic upgrade head` for one service against `database_url`."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, **DEVELOPMENT, "DATABASE_URL": database_url}
     alembic = str(VENV_BIN / "alembic")
     run([alembic, "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
 
@@ -89,7 +94,8 @@ def declare_topology(amqp_url: str, exchange: str, queue: str, log: Log) -> None
 
     Otherwise the first events of a fresh broker could be parked: sent, and seen by no one.
     """
-    env = {**os.environ, "AMQP_URL": amqp_url, "EVENTS_EXCHANGE": exchange, "QUEUE": queue}
+    env = {**os.environ, **DEVELOPMENT, "AMQP_URL": amqp_url, "EVENTS_EXCHANGE": exchange}
+    env["QUEUE"] = queue
     run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
 
 

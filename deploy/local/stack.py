@@ -32,6 +32,7 @@ READY_MARKER = "STACK READY"
 def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
     return {
         **os.environ,
+        **prepare.DEVELOPMENT,  # the services default to production
         "AMQP_URL": _amqp_url(),
         "EVENTS_EXCHANGE": o.exchange,
         "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),
@@ -83,15 +84,18 @@ def _db_url(name: str) -> str:
     return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
 
 
-def extra_hook(spec: str, secret: str) -> dict[str, object]:
-    """A hook subscription from `name=N,url=U[,policy=fail|ignore][,timeout=S]`."""
+def extra_hook(spec: str, dev: devkeys.DevSecrets) -> dict[str, object]:
+    """A hook subscription from `name=N,url=U[,policy=fail|ignore][,timeout=S]`, with a secret
+    of its own (.dev/hook-secret.N): never budget's, so it cannot sign a call for budget."""
     fields = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
     if not {"name", "url"} <= fields.keys():
         raise ValueError(f"--extra-hook needs name= and url=: {spec!r}")
+    if fields["name"] == "budget":
+        raise ValueError("--extra-hook: the name budget is taken (budget's own subscription)")
     return {
         "name": fields["name"],
         "url": fields["url"],
-        "secret": secret,
+        "secret": dev.subscriber_secret(fields["name"]),
         "timeout": float(fields.get("timeout", "1")),
         "failure_policy": fields.get("policy", "fail"),
     }
@@ -107,7 +111,7 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
         "timeout": 1,
         "failure_policy": "fail",
     }
-    hooks = [hook, *(extra_hook(spec, dev.hook_secret) for spec in o.extra_hooks)]
+    hooks = [hook, *(extra_hook(spec, dev) for spec in o.extra_hooks)]
     todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps(hooks)}
     budget = {
         **base,
@@ -185,13 +189,25 @@ def _logger(sup: Supervisor, name: str) -> prepare.Log:
 
 
 def _busy(ports: list[int]) -> list[int]:
-    busy = []
-    for port in ports:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                busy.append(port)
-    return busy
+    """The ports someone holds: listening, or only bound (a socket with SO_REUSEPORT, as
+    HAProxy's, would otherwise let ours join it and share the connections silently)."""
+    return [port for port in ports if _answers(port) or not _can_bind(port)]
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a holder
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

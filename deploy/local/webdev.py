@@ -2,7 +2,8 @@
 
 It serves the built single-page app (services/web/dist): `/` and `/app/*` get index.html, the
 assets come from `/assets/`. It also answers `POST /dev/token` `{"owner_id", "admin"}` with a
-token signed with the development key, so the browser signs in without ever holding a key.
+token signed with the development key, so the browser signs in without ever holding a key;
+only to a page on this machine (Host and Origin are loopback) and only for a JSON body.
 In compose and Kubernetes an nginx image serves the same files and `/dev/token` does not exist:
 there the token comes from the identity provider (README, "The web UI").
 """
@@ -13,6 +14,7 @@ import argparse
 import uuid
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import devkeys
 import uvicorn
@@ -41,10 +43,39 @@ def _problem(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({**body, "code": code}, status, media_type="application/problem+json")
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _loopback_host(host: str) -> bool:
+    """`Host` names this machine: localhost, 127.0.0.1 or [::1], with any port."""
+    name = host.strip().lower()
+    if not name.startswith("["):
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    else:
+        name = name.split("]", 1)[0] + "]"
+    return name in LOOPBACK_NAMES
+
+
+def _loopback_origin(origin: str) -> bool:
+    """`Origin` is a page of this machine (http or https, any port); "null" is not."""
+    parts = urlsplit(origin.strip())
+    return parts.scheme in ("http", "https") and _loopback_host(parts.netloc)
+
+
 def create_app(dist: Path, dev: devkeys.DevSecrets) -> Starlette:
     """The static app plus the development token endpoint."""
 
     async def token(request: Request) -> Response:
+        # Only a page served from this machine may ask: a rebinding attacker's name in Host,
+        # a foreign page's Origin, or a "simple" (preflight-free) cross-site body are refused.
+        if not _loopback_host(request.headers.get("host", "")):
+            return _problem(403, "forbidden", "Development tokens are served to loopback only.")
+        origin = request.headers.get("origin")
+        if origin is not None and not _loopback_origin(origin):
+            return _problem(403, "forbidden", "Development tokens are served to loopback pages.")
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return _problem(415, "unsupported_media_type", "Send the request as application/json.")
         try:
             asked = TokenRequest.model_validate_json(await request.body())
         except ValidationError as exc:

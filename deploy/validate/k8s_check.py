@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import datetime
 import importlib.util
 import shutil
 import subprocess
@@ -13,6 +14,10 @@ from typing import Any
 import crd_check
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 # The oldest minor version we promise to run on; kubernetes-validate bundles its schemas.
 KUBERNETES_VERSION = "1.30.0"
@@ -185,8 +190,6 @@ def check(overlay: Path) -> str:
 
 
 def _throwaway_public_key() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.public_key().public_bytes(
@@ -211,4 +214,33 @@ def staged(k8s_dir: Path) -> Iterator[Path]:
         secrets = copy / "base" / "secrets"
         if not all((secrets / name).exists() for name in make_secrets.FILES):
             make_secrets.write(secrets, _throwaway_public_key(), force=True)
+        tls = copy / "overlays" / "prod" / "tls"
+        if not ((tls / "tls.crt").exists() and (tls / "tls.key").exists()):
+            _throwaway_certificate(tls)
         yield copy
+
+
+def _throwaway_certificate(out: Path) -> None:
+    """A self-signed tls.crt/tls.key, so the prod overlay renders without the operator's."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "todos-budget.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (out / "tls.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )

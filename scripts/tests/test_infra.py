@@ -98,7 +98,9 @@ def test_the_project_role_can_migrate_its_database(cluster: Cluster, tmp_path: P
     alembic = Path(sys.executable).parent / "alembic"
     done = subprocess.run(
         [str(alembic), "upgrade", "head"], cwd=ROOT / "services" / "todos",
-        env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120,
+        # As the launcher runs it: development (the settings default to production).
+        env={**os.environ, "ENVIRONMENT": "development", "DATABASE_URL": url},
+        capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -87,3 +90,77 @@ async def test_a_child_killed_with_sigkill_is_started_again(
     assert stack.process.poll() is None  # the launcher and the rest of the stack still run
     # ... and the new consumer does the old one's work: the debit arrives.
     await veto_credit_complete_debit(await caller(admin=True), await caller())
+
+
+def test_a_second_gateway_cannot_share_the_running_gateway_s_port(
+    stack: RunningStack, tmp_path
+) -> None:
+    # A stale or foreign HAProxy (SO_REUSEPORT by default) started on the same port must fail
+    # to bind, instead of silently taking a share of the connections.
+    config = tmp_path / "foreign.cfg"
+    config.write_text(
+        "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n"
+        f"frontend foreign\n  bind 127.0.0.1:{stack.config.gateway_port}\n"
+        "  http-request return status 418\n"
+    )
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+    assert haproxy is not None
+    foreign = subprocess.Popen(
+        [haproxy, "-db", "-f", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        code = foreign.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        foreign.kill()
+        foreign.wait()
+        pytest.fail("a second HAProxy bound the gateway's port and ran beside it")
+    output = foreign.stdout.read() if foreign.stdout else ""
+    assert code != 0
+    assert "cannot bind" in output.lower() or "address already in use" in output.lower(), output
+    answers = {httpx.get(f"{stack.config.gateway_url}/", timeout=5).status_code for _ in range(20)}
+    assert 418 not in answers
+
+
+def test_the_launcher_refuses_a_port_held_by_a_socket_that_does_not_listen(
+    stack: RunningStack,
+) -> None:
+    # Whoever holds the port, listening or not (here: bound with SO_REUSEPORT, as HAProxy binds):
+    # the launcher stops before starting anything. Its own ports and names, away from the
+    # session stack's, so nothing else could be what it refuses.
+    shifted = dataclasses.replace(
+        stack.config,
+        name="portcheck",
+        gateway_port=stack.config.gateway_port + 500,
+        admin_port=stack.config.admin_port + 500,
+        todos_port=stack.config.todos_port + 500,
+        budget_port=stack.config.budget_port + 500,
+        metrics_port=stack.config.metrics_port + 500,
+        web_port=0,
+        todos_db=f"{stack.config.todos_db}_portcheck",
+        budget_db=f"{stack.config.budget_db}_portcheck",
+        exchange=f"{stack.config.exchange}.portcheck",
+        queue=f"{stack.config.queue}.portcheck",
+    )
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", shifted.gateway_port))
+    argv = shifted.argv(stack.dev_dir)
+    argv.remove("--fresh")
+    launcher = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = launcher.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGTERM)  # it started a stack beside the held port
+        output, _ = launcher.communicate(timeout=60)
+        pytest.fail(f"the launcher did not refuse the held port:\n{output[-2000:]}")
+    finally:
+        holder.close()
+    assert launcher.returncode == 1, output[-2000:]
+    assert "ports already in use" in output
+    assert str(shifted.gateway_port) in output

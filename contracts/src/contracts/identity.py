@@ -16,3 +16,8 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return ADMIN_ROLE in self.roles
+
+
+# The first line of the development public key that `make run` makes (deploy/local/devkeys.py):
+# a service outside development refuses a key carrying it, wherever the file is mounted.
+DEV_KEY_MARKER = "todos-budget development key: refused outside ENVIRONMENT=development"

@@ -8,6 +8,7 @@ OwnerId = NewType("OwnerId", UUID)
 TokenTypeId = NewType("TokenTypeId", UUID)
 EventId = NewType("EventId", UUID)
 InvocationId = NewType("InvocationId", UUID)
+DeliveryId = NewType("DeliveryId", UUID)
 
 
 def new_event_id() -> EventId:
@@ -18,3 +19,8 @@ def new_event_id() -> EventId:
 def new_invocation_id() -> InvocationId:
     """A fresh hook invocation id (reused by every retry of one invocation)."""
     return InvocationId(uuid4())
+
+
+def new_delivery_id() -> DeliveryId:
+    """A fresh hook delivery id: one per HTTP request, so a retry is never taken for a replay."""
+    return DeliveryId(uuid4())

@@ -55,16 +55,19 @@ def check(schema_dir: Path = SCHEMA_DIR) -> list[str]:
     return problems
 
 
-def write(schema_dir: Path = SCHEMA_DIR) -> list[str]:
-    """Write every schema; refuse (and write nothing) if one would break its committed version."""
+def write(schema_dir: Path = SCHEMA_DIR, *, accept_breaking: bool = False) -> list[str]:
+    """Write every schema; refuse (and write nothing) if one would break its committed version,
+    unless `accept_breaking` (a change rolled out producer first, said so in its commit)."""
     breaking: list[str] = []
     for name, schema in exported_schemas().items():
         path = schema_dir / name
         if path.exists():
             old = json.loads(path.read_text())
             breaking += [f"{name}: {p}" for p in incompatibilities(old, schema)]
-    if breaking:
+    if breaking and not accept_breaking:
         return breaking
+    for problem in breaking:
+        print(f"BREAKING (accepted) {problem}", file=sys.stderr)
     schema_dir.mkdir(parents=True, exist_ok=True)
     for name, schema in exported_schemas().items():
         (schema_dir / name).write_text(render(schema))
@@ -74,8 +77,11 @@ def write(schema_dir: Path = SCHEMA_DIR) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="only check, write nothing")
+    parser.add_argument(
+        "--accept-breaking", action="store_true", help="write even an incompatible change"
+    )
     args = parser.parse_args(argv)
-    problems = check() if args.check else write()
+    problems = check() if args.check else write(accept_breaking=args.accept_breaking)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems and not args.check:

@@ -1,6 +1,8 @@
 """Webhook signatures: `X-Hook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256("<t>.<body>")>`.
 
-Several `v1=` values may be sent (during a secret rotation); one match is enough.
+The usual scheme of webhook libraries. Several `v1=` values may be sent (during a secret
+rotation); one match is enough. What the signature is bound to (its subscriber, its delivery)
+is in the body it covers (`contracts.hooks.BeforeCompleteTask`).
 """
 
 import hashlib
@@ -28,8 +30,9 @@ def verify(
     *,
     now: float,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-) -> None:
-    """Raise `SignatureError` unless `header` signs `body` with `secret`, within `tolerance`."""
+) -> int:
+    """The signature's timestamp; `SignatureError` unless `header` signs `body` with `secret`,
+    within `tolerance` seconds of `now`."""
     if not header:
         raise SignatureError("missing signature")
     timestamp, signatures = _parse(header)
@@ -39,6 +42,7 @@ def verify(
     # compare_digest against every candidate, so timing does not reveal which one matched
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise SignatureError("signature does not match")
+    return timestamp
 
 
 def _digest(body: bytes, secret: str, timestamp: int) -> str:

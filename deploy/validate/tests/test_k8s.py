@@ -146,3 +146,48 @@ def test_prod_scales_workers_on_backlog_spreads_replicas_and_guards_the_gateway(
         }
     relay = by[("Deployment", "todos-relay")]["spec"]["template"]["spec"]["containers"][0]
     assert "broker=ok" in relay["readinessProbe"]["exec"]["command"]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [("base", "production"), ("overlays/prod", "production"), ("overlays/dev", "development")],
+)
+def test_production_is_the_default_and_only_the_dev_overlay_says_development(where, expected):
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / where)
+    [settings] = [
+        r for r in resources
+        if r["kind"] == "ConfigMap" and r["metadata"]["name"].startswith("service-settings")
+    ]  # fmt: skip
+    assert settings["data"]["ENVIRONMENT"] == expected
+
+
+def test_prod_terminates_tls_at_the_gateway_sends_hsts_and_keeps_client_addresses():
+    with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
+        resources = k8s_check.render(k8s / "overlays/prod")
+    by = {(r["kind"], r["metadata"]["name"].split("-")[0]): r for r in resources}
+    service = next(
+        r for r in resources if r["kind"] == "Service" and r["metadata"]["name"] == "gateway"
+    )["spec"]
+    assert service["type"] == "LoadBalancer"
+    # The client's own address reaches HAProxy: the per-address rate limit counts clients.
+    assert service["externalTrafficPolicy"] == "Local"
+    ports = {p["port"]: p["targetPort"] for p in service["ports"]}
+    assert ports == {443: "https", 80: "http"}
+    assert len({p["name"] for p in service["ports"]}) == len(service["ports"])
+    gateway = next(
+        r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == "gateway"
+    )["spec"]["template"]["spec"]
+    [haproxy] = gateway["containers"]
+    env = {e["name"]: e.get("value") for e in haproxy["env"]}
+    assert env["GATEWAY_TLS_CERT"] == "/run/secrets/tls/gateway.pem"
+    [tls] = [v for v in gateway["volumes"] if v["name"] == "tls"]
+    secret = next(
+        r
+        for r in resources
+        if r["kind"] == "Secret" and r["metadata"]["name"] == tls["secret"]["secretName"]
+    )
+    assert secret["type"] == "kubernetes.io/tls"
+    config = by[("ConfigMap", "gateway")]["data"]["haproxy.cfg"]
+    assert "ssl crt" in config
+    assert "Strict-Transport-Security" in config

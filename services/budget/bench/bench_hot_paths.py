@@ -22,7 +22,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -42,7 +42,7 @@ from budget.config import Settings
 from contracts.envelope import AmqpMessage, build_envelope, to_amqp
 from contracts.events import TaskCompleted
 from contracts.hooks import HOOK_PATH, BeforeCompleteTask
-from contracts.ids import InvocationId, OwnerId, TaskId
+from contracts.ids import DeliveryId, InvocationId, OwnerId, TaskId
 from contracts.signing import SIGNATURE_HEADER, sign
 
 DB = os.environ.get(
@@ -157,11 +157,15 @@ async def consumers(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
 
 
 def _signed_call(owner: UUID, task: UUID) -> tuple[bytes, dict[str, str]]:
+    now = datetime.now(UTC)
     call = BeforeCompleteTask(
+        subscriber="budget",
+        delivery_id=DeliveryId(uuid4()),
         invocation_id=InvocationId(uuid4()),
         task_id=TaskId(task),
         owner_id=OwnerId(owner),
-        occurred_at=datetime.now(UTC),
+        occurred_at=now,
+        deadline=now + timedelta(minutes=5),  # signed ahead of the timed run
     )
     body = call.model_dump_json().encode()
     headers = {
@@ -334,7 +338,7 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
         await connection.close()
     if done != len(messages):
         raise RuntimeError(f"{done} debits for {len(messages)} events: something applied twice")
-    defaults = Settings()
+    defaults = Settings(environment="test")
     return (
         f"consumer (budget-consumer, prefetch {defaults.consumer_prefetch}, quorum queue, "
         f"DB pool {POOL}; batches of up to {defaults.consumer_batch}, "

@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -77,16 +77,31 @@ async def balance_of(
     return {"token_type_id": token_type_id, "balance": 0, "held": 0, "available": 0}
 
 
-def hook_body(owner: UUID, task: UUID) -> bytes:
-    return json.dumps(
-        {
-            "hook": "todos.before_complete_task",
-            "invocation_id": str(uuid4()),
-            "task_id": str(task),
-            "owner_id": str(owner),
-            "occurred_at": datetime.now(UTC).isoformat(),
-        }
-    ).encode()
+def hook_body(
+    owner: UUID,
+    task: UUID,
+    *,
+    invocation: UUID | None = None,
+    subscriber: str = "budget",
+    deadline_in: timedelta | None = timedelta(days=1),
+) -> bytes:
+    """One delivery of a call, as todos makes it: its own delivery id, a deadline, for budget.
+
+    The deadline is far ahead by default: some tests move budget's clock past a hold's TTL.
+    """
+    now = datetime.now(UTC)
+    body: dict[str, object] = {
+        "hook": "todos.before_complete_task",
+        "subscriber": subscriber,
+        "delivery_id": str(uuid4()),
+        "invocation_id": str(invocation or uuid4()),
+        "task_id": str(task),
+        "owner_id": str(owner),
+        "occurred_at": now.isoformat(),
+    }
+    if deadline_in is not None:
+        body["deadline"] = (now + deadline_in).isoformat()
+    return json.dumps(body).encode()
 
 
 async def call_hook(

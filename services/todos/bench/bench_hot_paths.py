@@ -141,7 +141,7 @@ async def bench_use_case() -> str:
     hook = HookSubscription.model_validate(
         {"name": "bench", "url": f"http://127.0.0.1:{port}/hook", "secret": "s", "timeout": 2}
     )
-    settings = Settings(database_url=DB, hooks=[hook], db_pool_size=CONCURRENCY)
+    settings = Settings(environment="test", database_url=DB, hooks=[hook], db_pool_size=CONCURRENCY)
     container = bootstrap(settings)
     owner = OwnerId(uuid4())
     seeded = [Task.create(owner, f"bench {i}", None, utc_now()) for i in range(20_000)]

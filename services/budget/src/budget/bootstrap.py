@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.db import DriverPool, make_engine
+from budget.adapters.hook_deliveries import HookDeliveries
 from budget.adapters.repository import SqlUnitOfWork
 from budget.adapters.tokens import JwtVerifier
 from budget.adapters.topology import Topology
@@ -50,6 +51,11 @@ class Container:
     @property
     def topology(self) -> Topology:
         return topology_of(self.settings)
+
+    @cached_property
+    def hook_deliveries(self) -> HookDeliveries:
+        """The hook deliveries seen lately, shared by every API replica (in the database)."""
+        return HookDeliveries(self.engine, self.hot)
 
     @cached_property
     def use_cases(self) -> UseCases:

@@ -15,9 +15,11 @@ DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: only the launcher and the tests say development.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/budget"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
@@ -36,10 +38,18 @@ class Settings(BaseSettings):
     jwt_public_key_file: str | None = None
     jwt_audience: str = "todos-budget"
 
-    # Secrets accepted on `X-Hook-Signature`; several during a rotation.
+    # Secrets accepted on `X-Hook-Signature`; several during a rotation. Budget's own: todos
+    # gives every subscriber its own secret.
     hook_secrets: list[SecretStr] = [SecretStr(DEV_HOOK_SECRET)]
-    hook_tolerance_seconds: int = Field(default=300, ge=1)
+    # The name todos' HOOKS gives budget; a call signed for another subscriber is refused.
+    hook_subscriber: str = Field(default="budget", min_length=1)
+    # How far the signer's clock may be from ours; a delivery is remembered this long after
+    # its signature's time, and refused as a replay while remembered.
+    hook_tolerance_seconds: int = Field(default=60, ge=1, le=600)
     hold_ttl: timedelta = timedelta(minutes=10)
+
+    # The largest request body this process reads (the gateway's limit too), in bytes.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8002

@@ -1,13 +1,16 @@
-"""A test-only ASGI wrapper that signs each replayed hook call afresh.
+"""A test-only ASGI wrapper that makes each replayed hook call a fresh delivery, signed afresh.
 
-Why it exists: `X-Hook-Signature` covers the request's time and body, and budget refuses a
-timestamp more than 300 s old. A pact can only record the header's shape (with a stale example
-value), so replaying it verbatim would always get 401. The wrapper replaces the header with a
-valid signature for the current body and time, so that budget's real signature check runs
+Why it exists: `X-Hook-Signature` covers the request's time and body, budget refuses a stale
+timestamp, and it refuses a delivery id it has seen (a replay). A pact can only record the
+header's shape (with a stale example value) and an example delivery id, so replaying it verbatim
+would get 401, then 409. The wrapper gives the body a new `delivery_id` and replaces the header
+with a valid signature for that body and the current time, so that budget's real checks run
 unchanged; a provider state that wants a bad signature sets `secret` to one budget does not know.
 """
 
+import json
 import time
+import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +30,7 @@ class ResigningApp:
         if scope["type"] != "http" or scope["path"] != HOOK_PATH:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = _new_delivery(await _read_body(receive))
         signature = sign(body, self.secret, int(time.time())).encode()
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != _HEADER]
         headers.append((_HEADER, signature))
@@ -50,3 +53,15 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _new_delivery(body: bytes) -> bytes:
+    """The same call with a delivery id of its own (the pact's example is replayed each time)."""
+    try:
+        call = json.loads(body)
+    except ValueError:
+        return body  # not JSON: budget's own validation answers it
+    if isinstance(call, dict) and "delivery_id" in call:
+        call["delivery_id"] = str(uuid.uuid4())
+        return json.dumps(call).encode()
+    return body

@@ -3,10 +3,11 @@
 from itertools import chain
 from typing import Literal, Self
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.envelope import EXCHANGE
+from contracts.hooks import SUBSCRIBER_NAME
 from todos import secrets_policy
 from todos.adapters.db import DbLimits
 
@@ -16,7 +17,9 @@ DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development 
 class HookSubscription(BaseModel):
     """One subscriber of `todos.before_complete_task`."""
 
-    name: str = Field(min_length=1)
+    model_config = ConfigDict(hide_input_in_errors=True)  # an entry holds its secret
+
+    name: str = Field(pattern=SUBSCRIBER_NAME)  # signed into every call it gets
     url: AnyHttpUrl
     secret: SecretStr
     timeout: float = Field(default=1.0, gt=0, le=30)
@@ -24,9 +27,11 @@ class HookSubscription(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: only the launcher and the tests say development.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = EXCHANGE
@@ -47,6 +52,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "todos-budget"
 
     hooks: list[HookSubscription] = []
+
+    # The largest request body this process reads (the gateway's limit too), in bytes.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8001

@@ -8,6 +8,8 @@ when it is empty, carries a placeholder marker, or is one of the development def
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
+from contracts.identity import DEV_KEY_MARKER
+
 DEV_ENVIRONMENTS = frozenset({"development", "test"})
 # The markers of the committed placeholders (.env.example, deploy/k8s) and the dev values.
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "replace-me", "example")
@@ -32,11 +34,23 @@ def url_problems(name: str, url: str) -> Iterator[str]:
 
 
 def key_problems(pem: str | None, path: str | None) -> Iterator[str]:
-    """Problems of the JWT public key: missing, a placeholder, or the development pair."""
+    """Problems of the JWT public key: missing, unreadable, a placeholder, or the development pair.
+
+    The development pair is known by its content (the marker line devkeys writes), so a copy
+    mounted anywhere (compose's /run/secrets/...) is refused as well as the .dev/ path.
+    """
     if not pem and not path:
         yield "JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE is required"
     if path and "/.dev/" in f"/{path}":
         yield "JWT_PUBLIC_KEY_FILE is the development key made by `make run` (.dev/)"
+    if path and not pem:
+        try:
+            with open(path) as f:
+                pem = f.read()
+        except OSError as exc:
+            yield f"JWT_PUBLIC_KEY_FILE cannot be read ({exc.strerror})"
+    if pem and DEV_KEY_MARKER in pem:
+        yield "the JWT public key is the development key made by `make run`"
     if pem and any(m in pem.lower() for m in PLACEHOLDER_MARKERS):
         yield "the JWT public key is a placeholder"
 

@@ -67,6 +67,10 @@ def _hook_request(pact: Pact, description: str, state: str, params: dict[str, ob
         .with_body(
             {
                 "hook": "todos.before_complete_task",
+                # Whom the signature is for: budget refuses a body for another subscriber.
+                "subscriber": "budget",
+                # New on every request (a retry too): budget refuses one it has seen.
+                "delivery_id": match.uuid("3c5e7a9b-1d2f-4a6c-8e0b-2f4a6c8e0b13"),
                 "invocation_id": match.uuid("9d1b7c3e-2f4a-4b6d-8e0f-1a2b3c4d5e6f"),
                 "task_id": match.uuid(str(task)),
                 "owner_id": match.uuid(str(OWNER)),

@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
+from contracts.identity import DEV_KEY_MARKER
+
 # The values of deploy/k8s (before the generator) and .env.example: what an operator forgets.
+PROGRAM = "todos-api"
 PLACEHOLDERS = {
     "ENVIRONMENT": "production",
     "DATABASE_URL": "postgresql+asyncpg://todos:CHANGE-ME-todos-db@127.0.0.1:1/todos",
@@ -33,3 +36,24 @@ def test_a_process_refuses_to_start_with_placeholder_secrets(program: str) -> No
     assert "refusing to start with ENVIRONMENT=production" in output
     for what in ("DATABASE_URL", "AMQP_URL", "JWT public key", "HOOKS"):
         assert what in output, output
+
+
+def test_without_environment_a_process_is_production_and_refuses_the_development_key(
+    tmp_path,
+) -> None:
+    # compose's mount point, nothing in the path says development; the key's content does.
+    mounted = tmp_path / "jwt_public_key"
+    mounted.write_text(
+        f"{DEV_KEY_MARKER}\n-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT"}
+    env.update({**PLACEHOLDERS, "JWT_PUBLIC_KEY": "", "JWT_PUBLIC_KEY_FILE": str(mounted)})
+    del env["ENVIRONMENT"]
+    entry = os.path.join(os.path.dirname(sys.executable), PROGRAM)
+    result = subprocess.run(
+        [entry], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "refusing to start with ENVIRONMENT=production" in output
+    assert "the JWT public key is the development key" in output

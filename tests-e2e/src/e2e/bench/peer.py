@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -145,10 +145,13 @@ async def complete(
     body = json.dumps(
         {
             "hook": "todos.before_complete_task",
+            "subscriber": "budget",
+            "delivery_id": str(uuid.uuid4()),
             "invocation_id": str(uuid.uuid4()),
             "task_id": str(task_id),
             "owner_id": str(owner),
             "occurred_at": now.isoformat(),
+            "deadline": (now + timedelta(seconds=1)).isoformat(),
         }
     ).encode()
     headers = {

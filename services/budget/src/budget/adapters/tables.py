@@ -164,3 +164,13 @@ event_failures = Table(
     Column("first_failed_at", DateTime(timezone=True), nullable=False, server_default=_now),
     Column("last_failed_at", DateTime(timezone=True), nullable=False, server_default=_now),
 )
+
+# Signed hook deliveries seen until their signature expires (UNLOGGED, see migration 0008).
+hook_deliveries = Table(
+    "hook_deliveries",
+    metadata,
+    Column("delivery_id", Uuid, primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("hook_deliveries_expires_at", "expires_at"),
+    prefixes=["UNLOGGED"],
+)

@@ -1,14 +1,18 @@
 """The FastAPI app factory: `create_app()` for uvicorn, `create_app(container=...)` for tests."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import structlog
 from fastapi import FastAPI
 
 from budget import tracing
 from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
+from budget.entrypoints.body_limit import install_body_limit
 from budget.entrypoints.observability import RequestContextMiddleware
 from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
@@ -24,9 +28,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = container or bootstrap(settings)
         app.state.container = resources  # no broker connection: the API does not publish
+        purging = asyncio.create_task(_purge_hook_deliveries(resources))
         try:
             yield
         finally:
+            purging.cancel()
+            await asyncio.gather(purging, return_exceptions=True)
             await resources.aclose()
             tracing.shutdown()
 
@@ -36,9 +43,24 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
+    install_body_limit(app, settings.max_body_bytes)  # outermost: before any body is read
     tracing.instrument_app(app)
     app.include_router(hook_api.router)  # first: the hot path matches after one route
     app.include_router(health.router)
     app.include_router(ledger_api.router)
     app.include_router(costs_api.router)
     return app
+
+
+PURGE_INTERVAL_SECONDS = 30.0
+log = structlog.get_logger(__name__)
+
+
+async def _purge_hook_deliveries(resources: Container) -> None:
+    """Forget expired hook deliveries now and then (every replica does; any one would do)."""
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            await resources.hook_deliveries.purge(datetime.now(UTC))
+        except Exception as exc:  # the database may be away: try again next time
+            log.warning("hook_deliveries_purge_failed", error=f"{type(exc).__name__}: {exc}"[:300])

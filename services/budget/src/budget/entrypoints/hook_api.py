@@ -1,6 +1,14 @@
-"""`POST /hooks/todos.before_complete_task`: verify the signature, then veto or hold."""
+"""`POST /hooks/todos.before_complete_task`: verify the signature, then veto or hold.
+
+A call is answered only if it is signed with budget's secret, for budget (the body names its
+subscriber), and is a delivery not seen before: a replayed one (the same signed request
+again) is refused with 409 `replayed`, whichever replica it reaches, since the deliveries are
+recorded in the database until their signature expires. A retry of the same attempt is a new
+delivery (todos signs each request afresh) and is answered as usual.
+"""
 
 import time
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -27,7 +35,7 @@ ALLOW = Allow().model_dump_json().encode()
     summary="todos.before_complete_task: veto, or hold the task's cost and allow",
     description="Called by todos-service before it completes a task (SPEC section 6), signed "
     "with `X-Hook-Signature`. Not routed by the gateway.",
-    responses=problems(401, 422, 503),
+    responses=problems(401, 409, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -41,13 +49,27 @@ async def before_complete(request: Request) -> Response:
     started = time.perf_counter()
     resources = container(request)
     body = await request.body()
-    _verify_signature(resources, request.headers.get(SIGNATURE_HEADER), body)
+    signed_at = _verify_signature(resources, request.headers.get(SIGNATURE_HEADER), body)
     try:
         call = BeforeCompleteTask.model_validate_json(body)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
         raise ProblemError(422, "validation_error", f"{where}: {err['msg']}") from exc
+    settings = resources.settings
+    if call.subscriber != settings.hook_subscriber:
+        HOOK_DECISIONS.labels("unauthorized").inc()
+        raise ProblemError(
+            401,
+            "invalid_signature",
+            f"Hook signature rejected: signed for subscriber {call.subscriber!r}, "
+            f"not {settings.hook_subscriber!r}.",
+        )
+    # Remembered while the signature could verify (its time + the tolerance), then purged.
+    expires = datetime.fromtimestamp(signed_at + settings.hook_tolerance_seconds, UTC)
+    if not await resources.hook_deliveries.claim(call.delivery_id, expires):
+        HOOK_DECISIONS.labels("replayed").inc()
+        raise ProblemError(409, "replayed", "This hook delivery was already received.")
     decision = await resources.use_cases.before_complete_task(call)
     if decision.allowed:
         body, verdict = ALLOW, "allow"
@@ -58,13 +80,14 @@ async def before_complete(request: Request) -> Response:
     return Response(body, media_type=JSON)
 
 
-def _verify_signature(resources: Container, header: str | None, body: bytes) -> None:
+def _verify_signature(resources: Container, header: str | None, body: bytes) -> int:
+    """The signature's time; 401 unless one of budget's secrets signed `body` lately."""
     settings = resources.settings
     now = time.time()
     error = SignatureError("no hook secret is configured")
     for secret in settings.hook_secrets:  # any current secret may sign (rotation)
         try:
-            verify(
+            return verify(
                 header,
                 body,
                 secret.get_secret_value(),
@@ -73,7 +96,5 @@ def _verify_signature(resources: Container, header: str | None, body: bytes) -> 
             )
         except SignatureError as exc:
             error = exc
-        else:
-            return
     HOOK_DECISIONS.labels("unauthorized").inc()
     raise ProblemError(401, "invalid_signature", f"Hook signature rejected: {error}.")

@@ -2,11 +2,13 @@
 
 One shared keep-alive client per process (`hook_transport`). Each call is bounded by its
 subscription's timeout; connect errors and 5xx are retried inside that budget with the same
-`invocation_id` (the subscriber may dedupe on it). Anything but a valid allow/veto is a
-failure: a timeout, a refused connection, a 5xx, a malformed reply (bad status line,
-truncated or wrong body), or any other exception of the transport; it never escapes as a
-500 of the completion. A call that waited locally for a connection slot is ours to blame,
-not the hook's: shed, or not counted by the breaker (see `_ask`).
+`invocation_id` (the subscriber may dedupe on it). Every HTTP request is a new delivery: its
+own `delivery_id`, signed afresh with that subscription's own secret, naming that subscription
+(a subscriber refuses a replayed delivery and a body meant for another one). Anything but a
+valid allow/veto is a failure: a timeout, a refused connection, a 5xx, a malformed reply (bad
+status line, truncated or wrong body), or any other exception of the transport; it never
+escapes as a 500 of the completion. A call that waited locally for a connection slot is ours
+to blame, not the hook's: shed, or not counted by the breaker (see `_ask`).
 """
 
 import asyncio
@@ -17,7 +19,7 @@ import httpx
 import structlog
 
 from contracts.hooks import HOOK_DECISION, BeforeCompleteTask, Veto
-from contracts.ids import InvocationId, OwnerId, TaskId, new_invocation_id
+from contracts.ids import InvocationId, OwnerId, TaskId, new_delivery_id, new_invocation_id
 from contracts.signing import SIGNATURE_HEADER, sign
 from todos.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from todos.adapters.hook_transport import HookConnectError, HookPoster, HttpxPoster
@@ -35,6 +37,37 @@ RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # then 0.4 s between tries, while th
 
 class _Retryable(Exception):
     """A connect error or 5xx: worth another try inside the timeout."""
+
+
+class _Call:
+    """One call of one subscription; each `delivery()` is a new body for one HTTP request."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(
+        self,
+        hook: HookSubscription,
+        invocation_id: InvocationId,
+        task_id: TaskId,
+        owner_id: OwnerId,
+        now: datetime,
+    ) -> None:
+        # The deadline is when we stop waiting for this subscription; the same on every retry.
+        self._fields = {
+            "subscriber": hook.name,
+            "invocation_id": invocation_id,
+            "task_id": task_id,
+            "owner_id": owner_id,
+            "occurred_at": now,
+            "deadline": now + timedelta(seconds=hook.timeout),
+        }
+
+    def delivery(self) -> bytes:
+        """The body of the next HTTP request: the same call, a fresh delivery id."""
+        request = BeforeCompleteTask.model_validate(
+            {**self._fields, "delivery_id": new_delivery_id()}
+        )
+        return request.model_dump_json().encode()
 
 
 class HttpHookGate:
@@ -74,14 +107,14 @@ class HttpHookGate:
         return list(
             await asyncio.gather(
                 *(
-                    self._ask(s, _body(s, invocation_id, task_id, owner_id, now), invocation_id)
+                    self._ask(s, _Call(s, invocation_id, task_id, owner_id, now), invocation_id)
                     for s in self._subscriptions
                 )
             )
         )
 
     async def _ask(
-        self, hook: HookSubscription, body: bytes, invocation_id: InvocationId
+        self, hook: HookSubscription, call: _Call, invocation_id: InvocationId
     ) -> HookAnswer:
         breaker = self.breakers[hook.name]
         if not breaker.allow():
@@ -104,7 +137,7 @@ class HttpHookGate:
         queued = deadline - loop.time() < hook.timeout * (1 - QUEUED_FRACTION)
         try:
             async with asyncio.timeout_at(deadline):
-                answer = await self._call_with_retries(hook, body)
+                answer = await self._call_with_retries(hook, call)
         except asyncio.CancelledError:
             if probe:  # our caller went away: free the probe slot, the peer is not to blame
                 breaker.record_abandoned()
@@ -129,11 +162,12 @@ class HttpHookGate:
         HOOK_CALLS.labels(hook.name, answer.kind.value).inc()
         return answer
 
-    async def _call_with_retries(self, hook: HookSubscription, body: bytes) -> HookAnswer:
+    async def _call_with_retries(self, hook: HookSubscription, call: _Call) -> HookAnswer:
         secret = hook.secret.get_secret_value()
         url = self._urls[hook.name]
         attempt = 0
         while True:  # the caller's timeout bounds the retries
+            body = call.delivery()
             headers = {
                 "content-type": "application/json",
                 SIGNATURE_HEADER: sign(body, secret, int(time.time())),
@@ -152,21 +186,3 @@ class HttpHookGate:
             if isinstance(decision, Veto):
                 return HookAnswer(hook.name, AnswerKind.VETO, hook.failure_policy, decision.reason)
             return HookAnswer(hook.name, AnswerKind.ALLOW, hook.failure_policy)
-
-
-def _body(
-    hook: HookSubscription,
-    invocation_id: InvocationId,
-    task_id: TaskId,
-    owner_id: OwnerId,
-    now: datetime,
-) -> bytes:
-    """The signed body for one subscription; its deadline is when we stop waiting for it."""
-    request = BeforeCompleteTask(
-        invocation_id=invocation_id,
-        task_id=task_id,
-        owner_id=owner_id,
-        occurred_at=now,
-        deadline=now + timedelta(seconds=hook.timeout),
-    )
-    return request.model_dump_json().encode()

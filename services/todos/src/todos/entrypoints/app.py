@@ -9,6 +9,7 @@ from todos import tracing
 from todos.bootstrap import Container, bootstrap
 from todos.config import Settings
 from todos.entrypoints import health, tasks
+from todos.entrypoints.body_limit import install_body_limit
 from todos.entrypoints.observability import RequestContextMiddleware
 from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_openapi(app)
     tasks.install_task_errors(app)
     app.add_middleware(RequestContextMiddleware)
+    install_body_limit(app, settings.max_body_bytes)  # outermost: before any body is read
     tracing.instrument_app(app)
     app.include_router(health.router)
     app.include_router(tasks.router)
