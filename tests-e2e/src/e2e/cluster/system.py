@@ -206,8 +206,8 @@ class Cluster:
         self._balancer(haproxy)
         self._databases(log)
         self.dev = devkeys.ensure(self.root / "dev")
-        env = {**os.environ, "AMQP_URL": self.amqp_url, "EVENTS_EXCHANGE": self.exchange}
-        env["QUEUE"] = self.queue
+        env = {**os.environ, **prepare.DEVELOPMENT, "AMQP_URL": self.amqp_url}
+        env.update(EVENTS_EXCHANGE=self.exchange, QUEUE=self.queue)
         prepare.run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
         for i in range(2):
             self.replicas.append(self._replica(self.net.hosts[f"app{i + 1}"]))
@@ -327,6 +327,7 @@ class Cluster:
         assert self.dev is not None
         base = {
             **os.environ,
+            **prepare.DEVELOPMENT,  # the services default to production (dev keys and secrets)
             "AMQP_URL": self.amqp_url,
             "EVENTS_EXCHANGE": self.exchange,
             "JWT_PUBLIC_KEY_FILE": str(self.dev.public_key_file),
