@@ -165,9 +165,13 @@ HOST=198.18.23.1  # this namespace, where PostgreSQL and RabbitMQ listen
 keys=$run/keys
 "$ROOT/.venv/bin/python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import devkeys, pathlib
 devkeys.ensure(pathlib.Path(sys.argv[2]))' "$ROOT/deploy/local" "$keys"
-chmod 644 "$keys/jwt-public.pem"
+# Production refuses the development key (it carries a marker line): the containers get the
+# same public key as an identity provider would publish it, the PEM block alone; the demo
+# still signs its tokens with the private half.
+sed -n '/^-----BEGIN/,$p' "$keys/jwt-public.pem" >"$keys/idp-public.pem"
+chmod 644 "$keys/idp-public.pem"
 SECURE=(--user 10001:10001 --read-only --cap-drop ALL --security-opt no-new-privileges
-  --tmpfs /tmp --network tb -v "$keys/jwt-public.pem:/run/secrets/jwt_public_key:ro")
+  --tmpfs /tmp --network tb -v "$keys/idp-public.pem:/run/secrets/jwt_public_key:ro")
 common=(-e ENVIRONMENT=production -e HOST=0.0.0.0 -e EVENTS_EXCHANGE=todos.events
   -e JWT_PUBLIC_KEY_FILE=/run/secrets/jwt_public_key)
 hooks="[{\"name\": \"budget\", \"url\": \"http://budget-api:8002/hooks/todos.before_complete_task\",
@@ -196,7 +200,7 @@ $DOCKER run -d --name web --user 101 --read-only --cap-drop ALL --security-opt n
 $DOCKER run -d --name gateway --user 99 --read-only --cap-drop ALL --security-opt no-new-privileges \
   --tmpfs /tmp --tmpfs /var/run --network tb -p 127.0.0.1:18080:8080 \
   -v "$ROOT/deploy/gateway/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" \
-  -v "$keys/jwt-public.pem:/run/secrets/jwt_public_key:ro" \
+  -v "$keys/idp-public.pem:/run/secrets/jwt_public_key:ro" \
   -e GATEWAY_BIND=:8080 -e GATEWAY_ADMIN_BIND=:8404 -e TODOS_API_DNS=todos-api:8001 \
   -e BUDGET_API_DNS=budget-api:8002 -e WEB_DNS=web:8080 \
   -e JWT_PUBLIC_KEY_FILE=/run/secrets/jwt_public_key tb-base/haproxy:2.6 >/dev/null
