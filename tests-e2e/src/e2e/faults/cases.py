@@ -505,6 +505,7 @@ class _AccountLock:
             host=env["PGHOST"],
             port=int(env["PGPORT"]),
             user=env["PGUSER"],
+            password=env.get("PGPASSWORD") or None,  # stock authentication: no trust
             database=self._t.stack.config.budget_db,
         )
         await self._conn.execute("BEGIN")
