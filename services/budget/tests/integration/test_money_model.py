@@ -71,27 +71,14 @@ SELECT a.owner_id, a.balance AS column_balance,
 FROM accounts a WHERE a.token_type_id = :tt
 """)
 
-settings.register_profile(
-    "money",
-    max_examples=150,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-settings.register_profile(
-    "money-smoke",
-    max_examples=10,
-    stateful_step_count=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-settings.register_profile(
-    "money-long",
-    max_examples=600,
-    stateful_step_count=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+for name, examples, steps in (("money", 150, 30), ("money-smoke", 10, 20), ("money-long", 600, 50)):
+    settings.register_profile(
+        name,
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
 
 
 @dataclass

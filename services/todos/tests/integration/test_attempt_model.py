@@ -43,20 +43,14 @@ from todos.service_layer import services
 from todos.service_layer.errors import TaskNotFoundError
 
 TASKS = 3
-settings.register_profile(
-    "attempts",
-    max_examples=60,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "attempts-long",
-    max_examples=300,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+for name, examples, steps in (("attempts", 60, 25), ("attempts-long", 300, 40)):
+    settings.register_profile(
+        name,
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 # Per task of this run: its completed events, and the attempts its abort events name.
 EVENTS = text("""
