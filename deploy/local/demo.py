@@ -57,6 +57,28 @@ def wait_for_debit(owner: httpx.Client, task_id: str, timeout: float = 20.0) -> 
     raise SystemExit(1)
 
 
+def wait_until_routed(client: httpx.Client, gateway: str, timeout: float = 60.0) -> bool:
+    """Wait until the gateway routes to both APIs (its health checks mark a fresh service up
+    a few seconds after the service starts); False, with the reason printed, if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            waiting = [
+                path
+                for path in ("/api/todos/tasks", "/api/budget/token-types")
+                if client.get(path).status_code in (502, 503, 504)
+            ]
+        except httpx.HTTPError:
+            print(f"{RED}No stack answers at {gateway}.{RESET} Start one with `make run`.")
+            return False
+        if not waiting:
+            return True
+        if time.monotonic() > deadline:
+            print(f"{RED}The gateway at {gateway} has no healthy upstream for {waiting}.{RESET}")
+            return False
+        time.sleep(0.5)
+
+
 def print_account(owner: httpx.Client, codes: dict[str, str]) -> None:
     """Balances and the ledger, as a person reads them."""
     print(f"   {'token':<14}{'balance':>9}{'held':>7}{'available':>11}")
@@ -83,10 +105,7 @@ def main() -> int:
         base_url=args.gateway, timeout=10, headers=_auth(dev, str(uuid.uuid4()), admin=True)
     )
     owner = httpx.Client(base_url=args.gateway, timeout=10, headers=_auth(dev, owner_id))
-    try:
-        admin.get("/api/budget/token-types")
-    except httpx.HTTPError:
-        print(f"{RED}No stack answers at {args.gateway}.{RESET} Start one with `make run`.")
+    if not wait_until_routed(admin, args.gateway):
         return 1
     print(
         f"{BOLD}Todos & Budget demo{RESET} through the gateway at {args.gateway}; owner {owner_id}"
