@@ -219,6 +219,8 @@ def check(case: str, world: World, state: State, dlq: int) -> Verdict:
     v.ok = sum(1 for a in answers if a == 200) / len(answers) if answers else math.nan
     v.server_errors = Counter({s: n for s, n in world.statuses.items() if s >= 500 or s == 0})
     v.latency_p99 = _pct(world.latencies, 0.99)
+    if world.no_answers:
+        v.notes.append(f"no answer: {dict(sorted(world.no_answers.items()))}")
     if world.settled > 5:
         v.notes.append(f"the stack took {world.settled:.0f}s to accept completions before the run")
     return v

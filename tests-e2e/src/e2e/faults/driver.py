@@ -75,6 +75,7 @@ class World:
     settled: float = 0.0  # seconds the stack needed to accept completions again
     statuses: Counter[int] = field(default_factory=Counter)  # every answer of the run phase
     latencies: list[float] = field(default_factory=list)  # completions, seconds
+    no_answers: Counter[str] = field(default_factory=Counter)  # why a call got none, and when
 
     async def aclose(self) -> None:
         """Close every connection pool."""
@@ -131,6 +132,11 @@ async def setup(
     return World(admin, token_type, callers, credits, made, settled)
 
 
+def _no_answer(call: str, exc: httpx.HTTPError, started: float) -> str:
+    """`complete: ReadTimeout after 15 s`: what the checker prints for a call with no answer."""
+    return f"{call}: {type(exc).__name__} after {time.monotonic() - started:.0f} s"
+
+
 async def complete(world: World, task: Task) -> int:
     """POST .../complete once; records and returns the status (0 when there was no answer)."""
     started = time.monotonic()
@@ -139,8 +145,9 @@ async def complete(world: World, task: Task) -> int:
         status = r.status_code
         if status == 200:
             task.completed_at = datetime.fromisoformat(r.json()["completed_at"])
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
         status = 0
+        world.no_answers[_no_answer("complete", exc, started)] += 1
     world.latencies.append(time.monotonic() - started)
     world.statuses[status] += 1
     task.answers.append(status)
@@ -149,10 +156,12 @@ async def complete(world: World, task: Task) -> int:
 
 async def delete(world: World, task: Task) -> int:
     """DELETE the task; recorded like a completion."""
+    started = time.monotonic()
     try:
         status = (await task.owner.http.delete(f"/api/todos/tasks/{task.id}")).status_code
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
         status = 0
+        world.no_answers[_no_answer("delete", exc, started)] += 1
     world.statuses[status] += 1
     task.deleted = task.deleted or status == 204
     return status
