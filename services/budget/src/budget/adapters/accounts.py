@@ -24,7 +24,7 @@ from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCo
 from budget.metrics import ACCOUNT_SAVES
 from budget.service_layer.ports import (
     CreditView,
-    IdempotencyKeyTaken,
+    IdempotencyKeyTakenError,
     LoadKey,
     SaveItem,
     SaveResult,
@@ -199,7 +199,7 @@ class SqlAccountStore:
             row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == IDEMPOTENCY_INDEX:
-                raise IdempotencyKeyTaken(str(exc)) from exc
+                raise IdempotencyKeyTakenError(str(exc)) from exc
             raise
         return _result(row)
 

@@ -1,7 +1,7 @@
 """Per-request observability at the HTTP edge: the request id, one log line, HTTP metrics.
 
 The request id comes from `X-Request-ID` (set by the gateway) or is made here; it is bound to
-every log line of the request (see `todos.observability`) and returned in the response.
+every log line of the request (see `todos.logs`) and returned in the response.
 """
 
 import re
