@@ -44,8 +44,8 @@ class Container:
     broker: BrokerConnection
     jwt_verifier: JwtVerifier | None
     repos: Repositories
+    hot: DriverPool
     clock: Clock = field(default=utc_now)
-    hot: DriverPool | None = None
 
     @property
     def topology(self) -> Topology:
@@ -58,8 +58,7 @@ class Container:
 
     async def aclose(self) -> None:
         await self.broker.close()
-        if self.hot is not None:
-            await self.hot.close()
+        await self.hot.close()
         await self.engine.dispose()
 
 
@@ -78,9 +77,7 @@ def bootstrap(
     # (its command timeout still bounds it, and a frozen peer's locks go with its
     # idle-in-transaction limit).
     limits = settings.db_limits(lock_timeout=role == "api")
-    hot = None
-    if repos is None:
-        hot = DriverPool(settings.database_url, size=settings.db_pool_size, limits=limits)
+    hot = DriverPool(settings.database_url, size=settings.db_pool_size, limits=limits)
     engine = engine or make_engine(
         settings.database_url, pool_size=max(2, settings.db_pool_size // 2), limits=limits
     )
@@ -90,6 +87,6 @@ def bootstrap(
         broker=broker or BrokerConnection(settings.amqp_url),
         jwt_verifier=jwt_verifier or (JwtVerifier(key, settings.jwt_audience) if key else None),
         repos=repos or SqlRepositories(engine, hot),
-        clock=clock or utc_now,
         hot=hot,
+        clock=clock or utc_now,
     )

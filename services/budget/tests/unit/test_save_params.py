@@ -19,7 +19,8 @@ def latest_save_signature() -> tuple[str, list[str]]:
         if "budget_save_account" not in path.read_text():
             continue
         spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return path.name, [t.strip() for t in module.SIGNATURE.split(",")]

@@ -152,7 +152,7 @@ class SqlAccounts:
     @asynccontextmanager
     async def open(self) -> AsyncIterator["SqlAccountStore"]:
         if isinstance(self._connections, DriverPool):
-            async with self._connections.acquire() as driver:
+            async with self._connections.connection() as driver:
                 yield SqlAccountStore(driver)
             return
         # A checkout without SQLAlchemy's autobegin: the pool's reset on return finds no
