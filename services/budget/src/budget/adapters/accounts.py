@@ -1,7 +1,8 @@
 """The `Account` repository on PostgreSQL: one query loads, one statement saves.
 
-Plain asyncpg on the SQLAlchemy pool's driver connection, outside any explicit transaction:
-each statement is its own implicit transaction, so nothing stays open while Python decides.
+Plain asyncpg on asyncpg's own pool (`DriverPool`; a test may hand the engine instead, whose
+driver connection is then used), outside any explicit transaction: each statement is its own
+implicit transaction, so nothing stays open while Python decides.
 The save is one data-modifying CTE made conditional on the account row's `version` (an
 upsert whose update only applies to the version that was loaded); every other part of it
 hangs on that row, so either the whole step applies or none of it and the caller loads again.
