@@ -125,6 +125,7 @@ test: install infra validate test-scripts test-unit test-contracts test-integrat
 test-unit: ## unit tests: no I/O
 	$(PYTEST) services/todos/tests/unit
 	$(PYTEST) services/budget/tests/unit
+	$(PYTEST) services/tests
 
 # Pacts: each consumer's tests rewrite its pact in contracts/pacts/, then each provider
 # verifies those files against its real code (budget's against its app on budget_test).

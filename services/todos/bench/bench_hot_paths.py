@@ -38,6 +38,7 @@ from todos.bootstrap import Container, bootstrap, make_hook_client, utc_now
 from todos.config import HookSubscription, Settings
 from todos.domain.model import Task
 from todos.service_layer.errors import HookUnavailableError
+from todos.service_layer.tasks import complete_task
 
 DB = os.environ.get(
     "TODOS_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/todos_test"
@@ -81,7 +82,14 @@ async def _for_a_while(call: object, seconds: float = SECONDS) -> tuple[float, f
 
 
 async def _complete(container: Container, owner: OwnerId, task_id: TaskId) -> None:
-    await container.tasks.complete(owner, task_id)
+    await complete_task(
+        container.completions,
+        container.clock,
+        container.hooks,
+        owner,
+        task_id,
+        capacity=container.capacity,
+    )
 
 
 async def bench_hook_client() -> str:

@@ -19,12 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from budget.adapters.broker import BrokerConnection
 from budget.adapters.db import DriverPool, make_engine
 from budget.adapters.hook_deliveries import HookDeliveries
-from budget.adapters.repository import SqlUnitOfWork
-from budget.adapters.tokens import JwtVerifier
+from budget.adapters.repository import SqlRepositories
 from budget.adapters.topology import Topology
+from budget.auth import JwtVerifier
 from budget.config import Settings
-from budget.service_layer.ports import Clock, UnitOfWork
-from budget.service_layer.use_cases import UseCases
+from budget.service_layer.ports import Clock, Repositories
 
 Role = Literal["api", "consumer", "cli"]
 
@@ -44,9 +43,9 @@ class Container:
     engine: AsyncEngine
     broker: BrokerConnection
     jwt_verifier: JwtVerifier | None
-    uow: UnitOfWork
+    repos: Repositories
+    hot: DriverPool
     clock: Clock = field(default=utc_now)
-    hot: DriverPool | None = None
 
     @property
     def topology(self) -> Topology:
@@ -57,15 +56,9 @@ class Container:
         """The hook deliveries seen lately, shared by every API replica (in the database)."""
         return HookDeliveries(self.engine, self.hot)
 
-    @cached_property
-    def use_cases(self) -> UseCases:
-        """The use cases bound to this container's unit of work, clock and settings."""
-        return UseCases(self.uow, self.clock, self.settings.hold_ttl)
-
     async def aclose(self) -> None:
         await self.broker.close()
-        if self.hot is not None:
-            await self.hot.close()
+        await self.hot.close()
         await self.engine.dispose()
 
 
@@ -76,7 +69,7 @@ def bootstrap(
     engine: AsyncEngine | None = None,
     broker: BrokerConnection | None = None,
     jwt_verifier: JwtVerifier | None = None,
-    uow: UnitOfWork | None = None,
+    repos: Repositories | None = None,
     clock: Clock | None = None,
 ) -> Container:
     key = settings.public_key_pem()
@@ -84,9 +77,7 @@ def bootstrap(
     # (its command timeout still bounds it, and a frozen peer's locks go with its
     # idle-in-transaction limit).
     limits = settings.db_limits(lock_timeout=role == "api")
-    hot = None
-    if uow is None:
-        hot = DriverPool(settings.database_url, size=settings.db_pool_size, limits=limits)
+    hot = DriverPool(settings.database_url, size=settings.db_pool_size, limits=limits)
     engine = engine or make_engine(
         settings.database_url, pool_size=max(2, settings.db_pool_size // 2), limits=limits
     )
@@ -95,7 +86,7 @@ def bootstrap(
         engine=engine,
         broker=broker or BrokerConnection(settings.amqp_url),
         jwt_verifier=jwt_verifier or (JwtVerifier(key, settings.jwt_audience) if key else None),
-        uow=uow or SqlUnitOfWork(engine, hot),
-        clock=clock or utc_now,
+        repos=repos or SqlRepositories(engine, hot),
         hot=hot,
+        clock=clock or utc_now,
     )

@@ -1,7 +1,8 @@
 """Structured JSON logs for every budget process, and the request id bound to them.
 
-The API binds the request id (see `entrypoints.observability`); use cases and adapters read it
-with `current_request_id()`, without importing any entrypoint.
+The HTTP middleware (`entrypoints/observability.py`) binds the request id of each request;
+the service layer and adapters read it with `current_request_id()` (to stamp it on what they
+write), without importing any entrypoint.
 """
 
 import logging
@@ -26,6 +27,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(name)s %(message)s")
+    # httpx logs every request at INFO: an access log on a hot path.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def current_request_id() -> str | None:

@@ -4,12 +4,9 @@ On when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is
 neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`); every other knob is a
 standard `OTEL_*` variable read by the SDK (sampler, batch delays, headers, service name).
 
-The spans come from the maintained instrumentations: FastAPI (server; the hook call continues
-todos' trace through its `traceparent` header), asyncpg (queries) and aio-pika (the consumer's
-receive span continues the trace from the AMQP headers the relay set). The one span made here
-is the glue of the consumer (`traced_apply`): applying an event, under the receive span, or
-under the envelope's CloudEvents `traceparent` when the message carries no trace header
-(a message replayed or published by hand).
+The spans come from the maintained instrumentations (FastAPI, asyncpg, aio-pika, and the
+service's HTTP client if it has one); the few made here are the service's own glue, in the
+last part of this module.
 """
 
 import os
@@ -26,12 +23,8 @@ from contracts.envelope import ParsedEvent
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.sampling import Sampler
 
-T = TypeVar("T")
-
 _enabled = False
 _tracer: trace.Tracer | None = None
-
-Apply = Callable[[ParsedEvent], Awaitable[T]]
 # Health probes and scrapes would be most of the spans and tell nothing.
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 
@@ -71,7 +64,8 @@ def configure(service_name: str) -> bool:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
-    AioPikaInstrumentor().instrument()  # the consumer's receive span, from the AMQP headers
+    AioPikaInstrumentor().instrument()  # publish and receive spans; the trace in AMQP headers
+    _instrument_clients()
     _tracer = trace.get_tracer("budget")
     _enabled = True
     return True
@@ -92,6 +86,63 @@ def instrument_app(app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(
             app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
         )
+
+
+def _no_orphan_queries() -> "Sampler":
+    """`OTEL_TRACES_SAMPLER` (parent-based, always on by default), except that a query outside
+    any request or publish (probes, gauges, the workers' polls) starts no trace."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        _get_from_env_or_default,
+    )
+    from opentelemetry.trace import Link, SpanKind
+    from opentelemetry.util.types import Attributes
+
+    configured = _get_from_env_or_default()
+
+    class NoOrphanQueries(Sampler):
+        def should_sample(
+            self,
+            parent_context: Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Attributes = None,
+            links: Sequence[Link] | None = None,
+            trace_state: TraceState | None = None,
+        ) -> SamplingResult:
+            if attributes and ("db.system" in attributes or "db.system.name" in attributes):
+                return SamplingResult(Decision.DROP)
+            return configured.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoOrphanQueries({configured.get_description()})"
+
+    return ParentBased(root=NoOrphanQueries())
+
+
+# budget-service's own part.
+#
+# The spans come from the maintained instrumentations: FastAPI (server; the hook call continues
+# todos' trace through its `traceparent` header), asyncpg (queries) and aio-pika (the consumer's
+# receive span continues the trace from the AMQP headers the relay set). The one span made here
+# is the glue of the consumer (`traced_apply`): applying an event, under the receive span, or
+# under the envelope's CloudEvents `traceparent` when the message carries no trace header
+# (a message replayed or published by hand).
+
+
+def _instrument_clients() -> None:
+    """Nothing to instrument: budget calls no HTTP service."""
+
+
+T = TypeVar("T")
+Apply = Callable[[ParsedEvent], Awaitable[T]]
+ApplyBatch = Callable[[Sequence[ParsedEvent]], Awaitable[T]]
 
 
 def traced_apply(apply: Apply[T], tracer: trace.Tracer | None = None) -> Apply[T]:
@@ -120,9 +171,6 @@ def traced_apply(apply: Apply[T], tracer: trace.Tracer | None = None) -> Apply[T
             return await apply(parsed)
 
     return traced
-
-
-ApplyBatch = Callable[[Sequence[ParsedEvent]], Awaitable[T]]
 
 
 def traced_apply_batch(apply: ApplyBatch[T], tracer: trace.Tracer | None = None) -> ApplyBatch[T]:
@@ -162,41 +210,3 @@ def traced_apply_batch(apply: ApplyBatch[T], tracer: trace.Tracer | None = None)
             return await apply(batch)
 
     return traced
-
-
-def _no_orphan_queries() -> "Sampler":
-    """`OTEL_TRACES_SAMPLER` (parent-based, always on by default), except that a query outside
-    any request or publish (probes, the DLQ gauge) starts no trace."""
-    from opentelemetry.sdk.trace.sampling import (
-        Decision,
-        ParentBased,
-        Sampler,
-        SamplingResult,
-        _get_from_env_or_default,
-    )
-    from opentelemetry.trace import Link, SpanKind
-    from opentelemetry.util.types import Attributes
-
-    configured = _get_from_env_or_default()
-
-    class NoOrphanQueries(Sampler):
-        def should_sample(
-            self,
-            parent_context: Context | None,
-            trace_id: int,
-            name: str,
-            kind: SpanKind | None = None,
-            attributes: Attributes = None,
-            links: Sequence[Link] | None = None,
-            trace_state: TraceState | None = None,
-        ) -> SamplingResult:
-            if attributes and ("db.system" in attributes or "db.system.name" in attributes):
-                return SamplingResult(Decision.DROP)
-            return configured.should_sample(
-                parent_context, trace_id, name, kind, attributes, links, trace_state
-            )
-
-        def get_description(self) -> str:
-            return f"NoOrphanQueries({configured.get_description()})"
-
-    return ParentBased(root=NoOrphanQueries())

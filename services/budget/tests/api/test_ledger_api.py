@@ -128,7 +128,7 @@ async def test_a_credit_past_the_balance_limit_is_422_not_an_overflow(
     tt = await new_token_type(client, keys)
     owner = uuid4()
     # One entry of the whole limit, saved on the account (keeps balance == sum of entries).
-    async with app.state.container.uow.accounts.open() as accounts:
+    async with app.state.container.repos.accounts.open() as accounts:
         view = await accounts.load_for_credit(owner, UUID(tt["id"]), uuid4(), None)
         assert view.account is not None
         view.account.credit(MAX_BALANCE, None, datetime.now(UTC))

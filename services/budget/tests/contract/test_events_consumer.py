@@ -2,7 +2,7 @@
 
 Each message in the pact is fed through budget's real consumer path: `EventConsumer.process`
 (which calls `contracts.envelope.parse_event`) applying `handle_events` and its handler table,
-on the in-memory unit of work of the unit tests. The test fails unless the message is acked
+on the in-memory repositories of the unit tests. The test fails unless the message is acked
 and has its effect, so the pact holds exactly what budget needs to do its job.
 """
 
@@ -23,7 +23,7 @@ from budget.service_layer.events import Outcome, handle_events
 from contracts.envelope import CONTENT_TYPE, ParsedEvent
 from tests.contract.pacts import PACT_DIR, rfc3339
 from tests.unit.fake_failures import FakeFailureCounter
-from tests.unit.fakes import FakeClock, FakeUnitOfWork
+from tests.unit.fakes import FakeClock, FakeRepositories
 
 pytestmark = pytest.mark.consumer
 
@@ -91,22 +91,22 @@ def _routed_to_budget(routing_key: str) -> bool:
     )
 
 
-def _seed_cost(uow: FakeUnitOfWork, owner: UUID, task: UUID, amount: int) -> TaskCost:
+def _seed_cost(repos: FakeRepositories, owner: UUID, task: UUID, amount: int) -> TaskCost:
     token_type = TokenType(id=uuid4(), code="credits", name="Credits")
     cost = TaskCost(
         id=uuid4(), owner_id=owner, task_id=task, token_type_id=token_type.id, amount=amount
     )
-    uow.state.token_types[token_type.id] = token_type
-    uow.state.accounts[(owner, token_type.id)] = 10
-    uow.state.costs[cost.id] = cost
+    repos.state.token_types[token_type.id] = token_type
+    repos.state.accounts[(owner, token_type.id)] = 10
+    repos.state.costs[cost.id] = cost
     return cost
 
 
-def _consume(uow: FakeUnitOfWork, body: bytes) -> tuple[_Delivery, list[Outcome]]:
+def _consume(repos: FakeRepositories, body: bytes) -> tuple[_Delivery, list[Outcome]]:
     clock, outcomes = FakeClock(), []
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
-        applied = await handle_events(uow, clock, [(p.envelope.id, p.event) for p in batch])
+        applied = await handle_events(repos, clock, [(p.envelope.id, p.event) for p in batch])
         outcomes.extend(applied)
         return applied
 
@@ -145,15 +145,15 @@ def test_a_completed_task_is_debited_its_cost(pact: Pact) -> None:
     def handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
         raw = _received(body, metadata, COMPLETED)
         data = json.loads(raw)["data"]
-        uow = FakeUnitOfWork()
-        cost = _seed_cost(uow, UUID(data["owner_id"]), UUID(data["task_id"]), 4)
+        repos = FakeRepositories()
+        cost = _seed_cost(repos, UUID(data["owner_id"]), UUID(data["task_id"]), 4)
 
-        delivery, outcomes = _consume(uow, raw)
+        delivery, outcomes = _consume(repos, raw)
 
         assert delivery.settled == ["ack"]
         # Debited; no hook call held for it in this fixture, and the outcome says so.
         assert outcomes == [Outcome.DEBITED_WITHOUT_HOLD]
-        [debit] = uow.state.entries
+        [debit] = repos.state.entries
         assert (debit.kind, debit.amount, debit.reference_id) == (
             EntryKind.DEBIT, -4, str(cost.task_id))  # fmt: skip
 
@@ -180,14 +180,14 @@ def test_a_deleted_task_loses_its_uncharged_cost(pact: Pact) -> None:
     def handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
         raw = _received(body, metadata, DELETED)
         data = json.loads(raw)["data"]
-        uow = FakeUnitOfWork()
-        _seed_cost(uow, UUID(data["owner_id"]), UUID(data["task_id"]), 4)
+        repos = FakeRepositories()
+        _seed_cost(repos, UUID(data["owner_id"]), UUID(data["task_id"]), 4)
 
-        delivery, outcomes = _consume(uow, raw)
+        delivery, outcomes = _consume(repos, raw)
 
         assert delivery.settled == ["ack"]
         assert outcomes == [Outcome.APPLIED]
         # Gone for the owner; kept as a tombstone in case a `completed` event arrives late.
-        assert [c.visible for c in uow.state.costs.values()] == [False]
+        assert [c.visible for c in repos.state.costs.values()] == [False]
 
     pact.verify(handler, "Async")

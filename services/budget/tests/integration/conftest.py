@@ -12,7 +12,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from budget.adapters.repository import SqlUnitOfWork
+from budget.adapters.repository import SqlRepositories
 from budget.adapters.topology import Topology
 from budget.bootstrap import topology_of
 from budget.config import Settings
@@ -43,44 +43,46 @@ def _now_late() -> datetime:
 class Budget:
     """Sets up owners, costs and holds through the real use cases, and reads balances."""
 
-    uow: SqlUnitOfWork
+    repos: SqlRepositories
 
     async def token_type(self) -> TokenType:
         admin = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
-        return await ledger.create_token_type(self.uow, admin, f"t-{uuid4().hex[:12]}", "T")
+        return await ledger.create_token_type(self.repos, admin, f"t-{uuid4().hex[:12]}", "T")
 
     async def credit(self, owner: UUID, token_type: TokenType, amount: int) -> None:
         admin = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
         request = ledger.CreditRequest(owner, token_type.id, amount, None)
-        await ledger.credit(self.uow, _now, admin, request)
+        await ledger.credit(self.repos, _now, admin, request)
 
     async def cost(self, owner: UUID, task: UUID, token_type: TokenType, amount: int) -> None:
-        await costs.add_cost(self.uow, _caller(owner), task, token_type.id, amount)
+        await costs.add_cost(self.repos, _caller(owner), task, token_type.id, amount)
 
     async def hold(self, owner: UUID, task: UUID) -> bool:
-        decision = await hook.before_complete_task(self.uow, _now, Settings().hold_ttl, owner, task)
+        decision = await hook.before_complete_task(
+            self.repos, _now, Settings().hold_ttl, owner, task
+        )
         return decision.allowed
 
     async def balance(self, owner: UUID, token_type: TokenType) -> tuple[int, int]:
-        for row in await ledger.balances(self.uow, _now, _caller(owner)):
+        for row in await ledger.balances(self.repos, _now, _caller(owner)):
             if row.token_type_id == token_type.id:
                 return row.balance, row.held
         return 0, 0
 
     async def debits(self, owner: UUID) -> int:
-        entries, _ = await ledger.ledger_page(self.uow, _caller(owner), None, None, 100)
+        entries, _ = await ledger.ledger_page(self.repos, _caller(owner), None, None, 100)
         return sum(1 for e in entries if e.kind == "debit")
 
     async def costs_of(self, owner: UUID) -> int:
-        return len(await costs.list_costs(self.uow, _caller(owner), None))
+        return len(await costs.list_costs(self.repos, _caller(owner), None))
 
     async def costs_list(self, owner: UUID) -> list[TaskCost]:
-        return list(await costs.list_costs(self.uow, _caller(owner), None))
+        return list(await costs.list_costs(self.repos, _caller(owner), None))
 
     async def delete_cost(
         self, owner: UUID, cost_id: UUID, clock: Callable[[], datetime] = _now_late
     ) -> None:
-        await costs.delete_cost(self.uow, _caller(owner), cost_id, clock=clock)
+        await costs.delete_cost(self.repos, _caller(owner), cost_id, clock=clock)
 
 
 def _now() -> datetime:
@@ -100,7 +102,7 @@ async def engine(migrated_database: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def budget(engine: AsyncEngine) -> Budget:
-    return Budget(SqlUnitOfWork(engine))
+    return Budget(SqlRepositories(engine))
 
 
 @pytest.fixture

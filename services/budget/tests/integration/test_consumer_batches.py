@@ -98,9 +98,9 @@ async def test_a_batch_applies_a_duplicate_event_id_once(budget: Budget) -> None
     tasks, token_type = await _costed(budget, 3)
     events = [(EventId(uuid4()), completed(owner, task)) for owner, task in tasks]
     seen_before = events[0]
-    assert await handle_events(budget.uow, _now, [seen_before]) == [HOOKLESS]
+    assert await handle_events(budget.repos, _now, [seen_before]) == [HOOKLESS]
     again = events[1]
-    outcomes = await handle_events(budget.uow, _now, [seen_before, *events[1:], again])
+    outcomes = await handle_events(budget.repos, _now, [seen_before, *events[1:], again])
     assert outcomes == [Outcome.DUPLICATE, HOOKLESS, HOOKLESS, Outcome.DUPLICATE]
     for owner, _ in tasks:
         assert await budget.debits(owner) == 1
@@ -115,7 +115,7 @@ async def test_two_events_of_one_account_in_a_batch_both_apply_in_order(budget: 
     await budget.cost(owner, second, token_type, 4)
     # The second step loads the version the first saves over: it is run again on its own.
     outcomes = await handle_events(
-        budget.uow,
+        budget.repos,
         _now,
         [(EventId(uuid4()), completed(owner, first)), (EventId(uuid4()), completed(owner, second))],
     )
@@ -131,11 +131,11 @@ async def test_a_transient_error_mid_batch_applies_nothing_and_the_retry_applies
     await fault(tasks[2][1], "40001", True)  # a serialization failure on the third debit
     events = [(EventId(uuid4()), completed(owner, task)) for owner, task in tasks]
     with pytest.raises(asyncpg.SerializationError):
-        await handle_events(budget.uow, _now, events)
+        await handle_events(budget.repos, _now, events)
     for owner, _ in tasks:  # the statement failed as a whole: the first two are not applied
         assert await budget.debits(owner) == 0
-    assert await handle_events(budget.uow, _now, events) == [HOOKLESS] * 4
-    assert await handle_events(budget.uow, _now, events) == [Outcome.DUPLICATE] * 4
+    assert await handle_events(budget.repos, _now, events) == [HOOKLESS] * 4
+    assert await handle_events(budget.repos, _now, events) == [Outcome.DUPLICATE] * 4
     for owner, _ in tasks:
         assert await budget.debits(owner) == 1
         assert await budget.balance(owner, token_type) == (8, 0)
@@ -222,7 +222,7 @@ async def test_an_owners_events_apply_in_delivery_order_among_others(
 
 async def _debited_tasks(budget: Budget, owner: UUID) -> list[UUID]:
     caller = Caller(owner_id=OwnerId(owner), roles=frozenset())
-    entries, _ = await ledger.ledger_page(budget.uow, caller, None, None, 100)
+    entries, _ = await ledger.ledger_page(budget.repos, caller, None, None, 100)
     return [UUID(e.reference_id) for e in reversed(entries) if e.kind == "debit" and e.reference_id]
 
 

@@ -4,7 +4,7 @@ first host that answers, not only the last one named."""
 import pytest
 from sqlalchemy import URL, make_url
 
-from budget.adapters.db import DriverPool, is_plain_loopback
+from budget.adapters.db import DriverPool, tls_mode
 from tests.conftest import TEST_DATABASE_URL
 
 DEAD = "127.0.0.1:1"  # nothing listens there: connecting is refused at once
@@ -24,14 +24,14 @@ def _multihost(first_live: bool) -> str:
 async def test_the_driver_pool_tries_every_host(migrated_database: str, first_live: bool) -> None:
     pool = DriverPool(_multihost(first_live), size=1)
     try:
-        async with pool.acquire() as conn:
+        async with pool.connection() as conn:
             assert await conn.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
 
 
 def test_a_multihost_url_is_loopback_only_when_every_host_is() -> None:
-    assert is_plain_loopback("postgresql+asyncpg://u@/d?host=127.0.0.1:5432&host=127.0.0.2:5432")
-    assert not is_plain_loopback(
-        "postgresql+asyncpg://u@/d?host=127.0.0.1:5432&host=198.18.0.9:5432"
-    )
+    local = "postgresql+asyncpg://u@/d?host=127.0.0.1:5432&host=127.0.0.2:5432"
+    remote = "postgresql+asyncpg://u@/d?host=127.0.0.1:5432&host=198.18.0.9:5432"
+    assert tls_mode(make_url(local))[1] is False
+    assert tls_mode(make_url(remote))[1] is None  # asyncpg's default (prefer) off the box

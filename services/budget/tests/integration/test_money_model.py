@@ -41,11 +41,11 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from budget.adapters.repository import SqlUnitOfWork
+from budget.adapters.repository import SqlRepositories
 from budget.adapters.tables import holds, ledger_entries
 from budget.config import Settings
 from budget.service_layer import costs, events, hook, ledger
-from budget.service_layer.errors import Conflict, NotFound
+from budget.service_layer.errors import ConflictError, NotFoundError
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
 from contracts.identity import ADMIN_ROLE, Caller
 from contracts.ids import EventId, InvocationId, OwnerId, TaskId, TokenTypeId
@@ -112,7 +112,7 @@ class MoneyModel(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.engine: AsyncEngine = create_async_engine(TEST_DATABASE_URL, pool_size=2)
-        self.uow = SqlUnitOfWork(self.engine)
+        self.repos = SqlRepositories(self.engine)
         self.clock = Clock()
         self.owners = [uuid4() for _ in range(OWNERS)]
         self.tasks = [(o, uuid4()) for o in self.owners for _ in range(TASKS)]
@@ -139,13 +139,13 @@ class MoneyModel(RuleBasedStateMachine):
     def token_type_and_first_credit(self) -> None:
         admin = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
         created = self.run(
-            ledger.create_token_type(self.uow, admin, f"m-{uuid4().hex[:12]}", "Model")
+            ledger.create_token_type(self.repos, admin, f"m-{uuid4().hex[:12]}", "Model")
         )
         self.token_type = created.id
         for owner in self.owners:
             self._credit(owner, 10)
         for owner, task_id in self.tasks:  # any two tasks of an owner compete for its tokens
-            self.run(costs.add_cost(self.uow, _caller(owner), TaskId(task_id), created.id, 6))
+            self.run(costs.add_cost(self.repos, _caller(owner), TaskId(task_id), created.id, 6))
 
     # --- budget's API
     @rule(owner=st.integers(0, OWNERS - 1), amount=st.sampled_from([2, 5]))
@@ -156,17 +156,19 @@ class MoneyModel(RuleBasedStateMachine):
     def add_cost(self, task: int, amount: int) -> None:
         owner, task_id = self.tasks[task]
         assert self.token_type is not None
-        with contextlib.suppress(Conflict):  # one cost per task; a deleted task takes none
+        with contextlib.suppress(ConflictError):  # one cost per task; a deleted task takes none
             self.run(
-                costs.add_cost(self.uow, _caller(owner), TaskId(task_id), self.token_type, amount)
+                costs.add_cost(self.repos, _caller(owner), TaskId(task_id), self.token_type, amount)
             )
 
     @rule(task=st.integers(0, OWNERS * TASKS - 1))
     def remove_cost(self, task: int) -> None:
         owner, task_id = self.tasks[task]
-        for cost in self.run(costs.list_costs(self.uow, _caller(owner), task_id)):
-            with contextlib.suppress(Conflict, NotFound):  # charged, or held by a completion
-                self.run(costs.delete_cost(self.uow, _caller(owner), cost.id, clock=self.clock))
+        for cost in self.run(costs.list_costs(self.repos, _caller(owner), task_id)):
+            with contextlib.suppress(
+                ConflictError, NotFoundError
+            ):  # charged, or held by a completion
+                self.run(costs.delete_cost(self.repos, _caller(owner), cost.id, clock=self.clock))
 
     # --- todos: hook calls, and what it does with their answers
     @precondition(lambda self: "open" in self.status)
@@ -258,13 +260,13 @@ class MoneyModel(RuleBasedStateMachine):
         admin = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
         assert self.token_type is not None
         request = ledger.CreditRequest(owner, self.token_type, amount, None)
-        self.run(ledger.credit(self.uow, self.clock, admin, request))
+        self.run(ledger.credit(self.repos, self.clock, admin, request))
 
     def _hook(self, attempt: Attempt) -> hook.Decision:
         owner, task_id = self.tasks[attempt.task]
         decision: hook.Decision = self.run(
             hook.before_complete_task(
-                self.uow,
+                self.repos,
                 self.clock,
                 TTL,
                 owner,
@@ -317,7 +319,7 @@ class MoneyModel(RuleBasedStateMachine):
         self.pending.append((EventId(uuid4()), event))
 
     def _apply(self, batch: list[tuple[EventId, IntegrationEvent]]) -> None:
-        outcomes = self.run(events.handle_events(self.uow, self.clock, batch))
+        outcomes = self.run(events.handle_events(self.repos, self.clock, batch))
         STATS["deliveries: batches" if len(batch) > 1 else "deliveries: single"] += 1
         for (event_id, event), outcome in zip(batch, outcomes, strict=True):
             STATS[f"events: {event.event_type.split('.')[2]} -> {outcome.value}"] += 1
@@ -355,7 +357,7 @@ class MoneyModel(RuleBasedStateMachine):
             assert (column or 0) == total, "the balance column is the sum of the entries"
             [api] = [
                 b
-                for b in await ledger.balances(self.uow, self.clock, _caller(owner))
+                for b in await ledger.balances(self.repos, self.clock, _caller(owner))
                 if b.token_type_id == self.token_type
             ]
             assert api.balance == total, "the API's balance is the sum of the entries"
@@ -390,7 +392,7 @@ class MoneyModel(RuleBasedStateMachine):
                 )
                 charged = {
                     str(c.task_id)
-                    for c in await costs.list_costs(self.uow, _caller(owner), None)
+                    for c in await costs.list_costs(self.repos, _caller(owner), None)
                     if c.charged_at is not None
                 }
                 assert debited == charged, "each charged cost has its one debit, and only those"

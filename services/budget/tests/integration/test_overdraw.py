@@ -10,7 +10,7 @@ import pytest
 from budget.config import Settings
 from budget.domain.model import TokenType
 from budget.service_layer import events, hook
-from budget.service_layer.errors import Conflict
+from budget.service_layer.errors import ConflictError
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
 from contracts.ids import EventId, InvocationId, OwnerId, TaskId
 from tests.integration.conftest import Budget
@@ -41,12 +41,12 @@ async def _call(
     budget: Budget, clock: Clock, owner: UUID, task: UUID, attempt: UUID, deadline: datetime
 ) -> hook.Decision:
     return await hook.before_complete_task(
-        budget.uow, clock, TTL, owner, task, invocation_id=attempt, deadline=deadline
+        budget.repos, clock, TTL, owner, task, invocation_id=attempt, deadline=deadline
     )
 
 
 async def _deliver(budget: Budget, clock: Clock, event: IntegrationEvent) -> events.Outcome:
-    return await events.handle_event(budget.uow, clock, EventId(uuid4()), event)
+    return await events.handle_event(budget.repos, clock, EventId(uuid4()), event)
 
 
 def _completed(owner: UUID, task: UUID, clock: Clock) -> TaskCompleted:
@@ -130,7 +130,7 @@ async def test_a_cost_cannot_be_removed_while_its_hold_backs_a_completion(budget
     assert (await _call(budget, clock, owner, t1, uuid4(), clock() + timedelta(5))).allowed
     [cost] = [c for c in await budget.costs_list(owner) if c.task_id == t1]
     # Removed (and added again), the freed hold would let T2 spend the same tokens.
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(ConflictError) as refused:
         await budget.delete_cost(owner, cost.id, clock)
     assert refused.value.code == "cost_held"
     assert not (await _call(budget, clock, owner, t2, uuid4(), clock() + timedelta(5))).allowed

@@ -1,9 +1,9 @@
 """Pools: kept connections of a fixed size, and no TLS negotiation on a loopback DSN."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
-from budget.adapters.db import DriverPool, is_plain_loopback, make_engine
+from budget.adapters.db import DriverPool, make_engine, tls_mode
 from tests.conftest import TEST_DATABASE_URL
 
 
@@ -20,7 +20,7 @@ from tests.conftest import TEST_DATABASE_URL
     ],
 )
 def test_tls_is_skipped_only_on_a_plain_loopback_dsn(url: str, plain: bool) -> None:
-    assert is_plain_loopback(url) is plain
+    assert (tls_mode(make_url(url))[1] is False) is plain
 
 
 async def test_the_engine_does_not_overflow_and_connects_without_tls(
@@ -46,14 +46,14 @@ async def test_the_driver_pool_keeps_its_connections_and_their_statements(
     try:
         pids = set()
         for _ in range(6):
-            async with pool.acquire() as conn:
+            async with pool.connection() as conn:
                 pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
                 assert (
                     await conn.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
                     is False
                 )
         assert len(pids) == 1  # one kept connection served every step, one at a time
-        async with pool.acquire() as conn:  # the statement prepared before is reused
+        async with pool.connection() as conn:  # the statement prepared before is reused
             assert any(
                 "pg_backend_pid" in s
                 for s in await conn.fetchval(

@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from budget.adapters.repository import SqlUnitOfWork
+from budget.adapters.repository import SqlRepositories
 from budget.config import Settings
 from budget.domain.model import TokenType
 from tests.conftest import alembic_config
@@ -48,7 +48,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 async def private_budget(private_pg: PrivatePostgres) -> AsyncIterator[Budget]:
     engine = create_async_engine(private_pg.url, pool_size=2, pool_pre_ping=True)
-    yield Budget(SqlUnitOfWork(engine))
+    yield Budget(SqlRepositories(engine))
     await engine.dispose()
 
 

@@ -51,7 +51,7 @@ async def _hold(
 ) -> hook.Decision:
     now = datetime.now(UTC)
     return await hook.before_complete_task(
-        budget.uow,
+        budget.repos,
         lambda: datetime.now(UTC),
         Settings().hold_ttl,
         owner,

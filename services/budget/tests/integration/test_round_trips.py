@@ -88,10 +88,10 @@ async def test_a_hook_decision_that_holds_is_two_round_trips(
     budget: Budget, engine: AsyncEngine
 ) -> None:
     owner, task, _ = await _owner_with_cost(budget, 10, 3)
-    await hook.before_complete_task(budget.uow, _now, TTL, uuid4(), uuid4())  # warm the pool
+    await hook.before_complete_task(budget.repos, _now, TTL, uuid4(), uuid4())  # warm the pool
     with counted(engine) as trips:
         decision = await hook.before_complete_task(
-            budget.uow, _now, TTL, owner, task, invocation_id=uuid4()
+            budget.repos, _now, TTL, owner, task, invocation_id=uuid4()
         )
     assert decision.allowed
     assert decision.hold_id is not None
@@ -103,10 +103,10 @@ async def test_a_veto_and_a_task_without_cost_are_one_round_trip(
     budget: Budget, engine: AsyncEngine
 ) -> None:
     owner, task, _ = await _owner_with_cost(budget, 1, 3)
-    await hook.before_complete_task(budget.uow, _now, TTL, uuid4(), uuid4())  # warm the pool
+    await hook.before_complete_task(budget.repos, _now, TTL, uuid4(), uuid4())  # warm the pool
     with counted(engine) as trips:
-        veto = await hook.before_complete_task(budget.uow, _now, TTL, owner, task)
-        free = await hook.before_complete_task(budget.uow, _now, TTL, owner, uuid4())
+        veto = await hook.before_complete_task(budget.repos, _now, TTL, owner, task)
+        free = await hook.before_complete_task(budget.repos, _now, TTL, owner, uuid4())
     assert not veto.allowed
     assert free.allowed
     assert len(trips) == 2, trips.statements
@@ -117,17 +117,17 @@ async def test_the_consumers_effect_of_one_event_is_two_round_trips(
 ) -> None:
     owner, task, token_type = await _owner_with_cost(budget, 10, 3)
     await budget.hold(owner, task)
-    await handle_event(budget.uow, _now, EventId(uuid4()), _completed(owner, task))  # warm
+    await handle_event(budget.repos, _now, EventId(uuid4()), _completed(owner, task))  # warm
     owner, task, token_type = await _owner_with_cost(budget, 10, 3)
     await budget.hold(owner, task)
     event_id = EventId(uuid4())
     with counted(engine) as trips:
-        outcome = await handle_event(budget.uow, _now, event_id, _completed(owner, task))
+        outcome = await handle_event(budget.repos, _now, event_id, _completed(owner, task))
     assert outcome is Outcome.APPLIED
     assert len(trips) == 2, trips.statements
     assert await budget.balance(owner, token_type) == (7, 0)
     with counted(engine) as trips:
-        again = await handle_event(budget.uow, _now, event_id, _completed(owner, task))
+        again = await handle_event(budget.repos, _now, event_id, _completed(owner, task))
     assert again is Outcome.DUPLICATE
     assert len(trips) == 1, trips.statements  # the load sees the event id
 
@@ -144,7 +144,7 @@ async def test_concurrent_debits_on_one_account_all_apply_exactly_once(
     events = [(EventId(uuid4()), _completed(owner, t)) for t in tasks]
     # Each event twice (a redelivery under another consumer), all at once.
     outcomes = await asyncio.gather(
-        *(handle_event(budget.uow, _now, i, e) for i, e in events + events)
+        *(handle_event(budget.repos, _now, i, e) for i, e in events + events)
     )
     # No hook call held for these completions: each debit is reported as not backed by a hold.
     assert outcomes.count(Outcome.DEBITED_WITHOUT_HOLD) == len(tasks)
@@ -176,8 +176,10 @@ async def test_a_hook_and_the_abort_of_its_attempt_racing_leave_no_hold(
             invocation_id=invocation,
         )
         await asyncio.gather(
-            hook.before_complete_task(budget.uow, _now, TTL, owner, task, invocation_id=invocation),
-            handle_event(budget.uow, _now, EventId(uuid4()), aborted),
+            hook.before_complete_task(
+                budget.repos, _now, TTL, owner, task, invocation_id=invocation
+            ),
+            handle_event(budget.repos, _now, EventId(uuid4()), aborted),
         )
         async with engine.connect() as conn:
             active = await conn.scalar(
@@ -198,10 +200,10 @@ async def test_a_credit_is_two_round_trips_and_a_replay_one(
     request = ledger.CreditRequest(owner, TokenTypeId(token_type.id), 5, "top-up")
     await budget.credit(owner, token_type, 1)  # warm the pool and the account
     with counted(engine) as trips:
-        first = await ledger.credit(budget.uow, _now, ADMIN, request, "key-1")
+        first = await ledger.credit(budget.repos, _now, ADMIN, request, "key-1")
     assert len(trips) == 2, trips.statements  # load (with the key's entry), save
     with counted(engine) as trips:
-        again = await ledger.credit(budget.uow, _now, ADMIN, request, "key-1")
+        again = await ledger.credit(budget.repos, _now, ADMIN, request, "key-1")
     assert len(trips) == 1, trips.statements
     assert (again.entry.id, again.replayed, first.replayed) == (first.entry.id, True, False)
     assert await budget.balance(owner, token_type) == (6, 0)
@@ -217,14 +219,16 @@ async def test_credits_racing_debits_and_each_other_keep_the_balance_the_sum_of_
         await budget.cost(owner, task, token_type, 3)
     tt = TokenTypeId(token_type.id)
     same_key = [
-        ledger.credit(budget.uow, _now, ADMIN, ledger.CreditRequest(owner, tt, 7, None), "same")
+        ledger.credit(budget.repos, _now, ADMIN, ledger.CreditRequest(owner, tt, 7, None), "same")
         for _ in range(4)
     ]
     other_keys = [
-        ledger.credit(budget.uow, _now, ADMIN, ledger.CreditRequest(owner, tt, 2, None), f"k{i}")
+        ledger.credit(budget.repos, _now, ADMIN, ledger.CreditRequest(owner, tt, 2, None), f"k{i}")
         for i in range(6)
     ]
-    debits = [handle_event(budget.uow, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks]
+    debits = [
+        handle_event(budget.repos, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks
+    ]
     results = await asyncio.gather(*same_key, *other_keys, *debits)
     same = results[: len(same_key)]
     assert len({r.entry.id for r in same}) == 1  # one credit, the others replay it
@@ -255,7 +259,7 @@ async def test_saves_that_lose_the_version_race_are_counted(budget: Budget) -> N
 
     before = {r: saves(r) for r in ("saved", "conflict")}
     await asyncio.gather(
-        *(handle_event(budget.uow, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks)
+        *(handle_event(budget.repos, _now, EventId(uuid4()), _completed(owner, t)) for t in tasks)
     )
     assert saves("saved") - before["saved"] == len(tasks)
     assert saves("conflict") - before["conflict"] > 0  # 12 steps at once on one account

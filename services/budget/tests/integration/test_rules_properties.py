@@ -2,7 +2,7 @@
 
 Hook calls (several attempts per task, some past their deadline), completed / deleted /
 aborted events in any order, redelivered with the same or another event id, the owner removing
-a cost, and time passing (hold expiry), all through the real use cases and `SqlUnitOfWork` on
+a cost, and time passing (hold expiry), all through the real use cases and `SqlRepositories` on
 PostgreSQL. After every step: balance = Σ entries (the column and the API), at most one debit
 per task, and a task holds funds exactly when it should: never once completed (debited, or
 nothing to debit), once every attempt its hold backs was aborted, or past its TTL; and always
@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from budget.adapters.repository import SqlUnitOfWork
+from budget.adapters.repository import SqlRepositories
 from budget.adapters.tables import accounts, holds, ledger_entries
 from budget.service_layer import costs, hook, ledger
-from budget.service_layer.errors import Conflict, NotFound
+from budget.service_layer.errors import ConflictError, NotFoundError
 from budget.service_layer.events import handle_event, handle_events
 from contracts.events import (
     IntegrationEvent,
@@ -168,17 +168,17 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
     engine: AsyncEngine, generated: tuple[int, list[int | None], list[Step]]
 ) -> None:
     credit, amounts, steps = generated
-    uow, clock = SqlUnitOfWork(engine), Clock()
+    repos, clock = SqlRepositories(engine), Clock()
     owner = uuid4()
     caller = Caller(owner_id=OwnerId(owner), roles=frozenset())
-    tt = await ledger.create_token_type(uow, ADMIN, f"p-{uuid4().hex[:12]}", "P")
+    tt = await ledger.create_token_type(repos, ADMIN, f"p-{uuid4().hex[:12]}", "P")
     if credit:
-        await ledger.credit(uow, clock, ADMIN, ledger.CreditRequest(owner, tt.id, credit, None))
+        await ledger.credit(repos, clock, ADMIN, ledger.CreditRequest(owner, tt.id, credit, None))
     tasks = [uuid4() for _ in range(TASKS)]
     invocations = [[uuid4() for _ in range(ATTEMPTS)] for _ in range(TASKS)]
     for task, amount in zip(tasks, amounts, strict=True):
         if amount is not None:
-            await costs.add_cost(uow, caller, task, tt.id, amount)
+            await costs.add_cost(repos, caller, task, tt.id, amount)
     model = Model(has_cost=[a is not None for a in amounts])
     last_event: dict[tuple[str, int], EventId] = {}
 
@@ -187,11 +187,11 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
         event_id = event_id or EventId(uuid4())
         last_event[(kind, i)] = event_id
         if again:  # a redelivery, in one batch with itself: still applied at most once
-            await handle_events(uow, clock, [(event_id, event), (event_id, event)])
+            await handle_events(repos, clock, [(event_id, event), (event_id, event)])
         elif len(last_event) % 2:  # the consumer's batch path (load_many, save_many)
-            await handle_events(uow, clock, [(event_id, event)])
+            await handle_events(repos, clock, [(event_id, event)])
         else:
-            await handle_event(uow, clock, event_id, event)
+            await handle_event(repos, clock, event_id, event)
 
     for current in steps:
         match current:
@@ -199,7 +199,7 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
                 held_before = await _active_holds(engine, owner, clock.now)
                 deadline = clock.now + timedelta(milliseconds=-1 if late else 1000)
                 decision = await hook.before_complete_task(
-                    uow,
+                    repos,
                     clock,
                     TTL,
                     owner,
@@ -255,12 +255,12 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
                 removable = (
                     visible and i not in model.charged and not model.should_hold(i, clock.now)
                 )
-                listed = await costs.list_costs(uow, caller, tasks[i])
+                listed = await costs.list_costs(repos, caller, tasks[i])
                 assert bool(listed) == visible
                 removed = False
                 if listed:
-                    with contextlib.suppress(Conflict, NotFound):
-                        await costs.delete_cost(uow, caller, listed[0].id)
+                    with contextlib.suppress(ConflictError, NotFoundError):
+                        await costs.delete_cost(repos, caller, listed[0].id)
                         removed = True
                 assert removed == removable
                 if removed:
@@ -268,7 +268,7 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
             case Wait(minutes):
                 clock.now += timedelta(minutes=minutes)
 
-        await _check_invariants(engine, uow, clock, caller, tt.id, tasks, model)
+        await _check_invariants(engine, repos, clock, caller, tt.id, tasks, model)
 
     debits = await _debits(engine, owner)
     for i, task in enumerate(tasks):
@@ -277,7 +277,7 @@ async def test_each_completed_task_is_debited_exactly_once_and_no_hold_leaks(
 
 async def _check_invariants(
     engine: AsyncEngine,
-    uow: SqlUnitOfWork,
+    repos: SqlRepositories,
     clock: Clock,
     caller: Caller,
     token_type_id: UUID,
@@ -300,7 +300,7 @@ async def _check_invariants(
             )
         ).scalar_one()
     assert (column or 0) == total
-    for bal in await ledger.balances(uow, clock, caller):
+    for bal in await ledger.balances(repos, clock, caller):
         assert bal.balance == total
         assert bal.held >= 0
     assert all(n == 1 for n in (await _debits(engine, owner)).values())

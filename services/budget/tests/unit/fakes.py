@@ -19,7 +19,7 @@ from budget.domain.model import (
 )
 from budget.service_layer.ports import (
     CreditView,
-    IdempotencyKeyTaken,
+    IdempotencyKeyTakenError,
     LoadKey,
     SaveItem,
     SaveResult,
@@ -194,7 +194,7 @@ class FakeAccounts:
                 (e.created_by, e.idempotency_key) == (entry.created_by, entry.idempotency_key)
                 for e in self.s.entries
             ):
-                raise IdempotencyKeyTaken(entry.idempotency_key)
+                raise IdempotencyKeyTakenError(entry.idempotency_key)
         for entry in account.entries:
             assert entry.kind is not EntryKind.DEBIT or not any(
                 e.kind is EntryKind.DEBIT
@@ -264,7 +264,7 @@ class FakeAccounts:
         ]
 
 
-class FakeUnitOfWork:
+class FakeRepositories:
     """budget's repositories in memory, on one shared state."""
 
     def __init__(self) -> None:

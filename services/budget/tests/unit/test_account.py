@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from budget.domain.account import ABORTED_REASON, Account
 from budget.domain.model import MAX_BALANCE, EntryKind, Hold, HoldStatus, TaskCost
-from budget.domain.rules import BalanceLimitExceeded
+from budget.domain.rules import BalanceLimitExceededError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TTL = timedelta(minutes=10)
@@ -211,7 +211,7 @@ def test_credit_refuses_past_the_bound() -> None:
     acc = account(balance=MAX_BALANCE - 1)
     acc.credit(1, "top up", NOW)
     assert acc.balance == MAX_BALANCE
-    with pytest.raises(BalanceLimitExceeded):
+    with pytest.raises(BalanceLimitExceededError):
         acc.credit(1, None, NOW)
     assert len(acc.entries) == 1
 

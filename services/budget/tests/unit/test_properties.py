@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from budget.domain.model import EntryKind
 from budget.service_layer import costs, hook, ledger
-from budget.service_layer.errors import Conflict
+from budget.service_layer.errors import ConflictError
 from budget.service_layer.events import handle_event
 from contracts.events import TaskCompleted, TaskDeleted
 from contracts.identity import ADMIN_ROLE, Caller
 from contracts.ids import EventId, OwnerId, TaskId
-from tests.unit.fakes import FakeClock, FakeUnitOfWork
+from tests.unit.fakes import FakeClock, FakeRepositories
 
 TASKS = 4
 ADMIN = Caller(owner_id=OwnerId(uuid4()), roles=frozenset({ADMIN_ROLE}))
@@ -36,23 +36,23 @@ step = st.one_of(
 async def test_balance_is_the_sum_of_entries_and_each_task_is_debited_once(
     steps: list[tuple[object, ...]],
 ) -> None:
-    uow, clock = FakeUnitOfWork(), FakeClock()
+    repos, clock = FakeRepositories(), FakeClock()
     owner = uuid4()
     caller = Caller(owner_id=OwnerId(owner), roles=frozenset())
-    tt = await ledger.create_token_type(uow, ADMIN, "gold", "Gold")
+    tt = await ledger.create_token_type(repos, ADMIN, "gold", "Gold")
     tasks: list[UUID] = [uuid4() for _ in range(TASKS)]
     last_event: dict[int, EventId] = {}
     for op, *args in steps:
         if op == "credit":
             await ledger.credit(
-                uow, clock, ADMIN, ledger.CreditRequest(owner, tt.id, args[0], None)
+                repos, clock, ADMIN, ledger.CreditRequest(owner, tt.id, args[0], None)
             )
         elif op == "cost":
-            with contextlib.suppress(Conflict):
-                await costs.add_cost(uow, caller, tasks[args[0]], tt.id, args[1])
+            with contextlib.suppress(ConflictError):
+                await costs.add_cost(repos, caller, tasks[args[0]], tt.id, args[1])
         elif op == "hook":
             await hook.before_complete_task(
-                uow, clock, timedelta(minutes=10), owner, tasks[args[0]]
+                repos, clock, timedelta(minutes=10), owner, tasks[args[0]]
             )
         elif op == "complete":
             i, redeliver = args
@@ -62,21 +62,21 @@ async def test_balance_is_the_sum_of_entries_and_each_task_is_debited_once(
             event = TaskCompleted(
                 task_id=TaskId(tasks[i]), owner_id=OwnerId(owner), title="t", completed_at=clock()
             )
-            await handle_event(uow, clock, event_id, event)
+            await handle_event(repos, clock, event_id, event)
         elif op == "delete":
             event = TaskDeleted(
                 task_id=TaskId(tasks[args[0]]), owner_id=OwnerId(owner), deleted_at=clock()
             )
-            await handle_event(uow, clock, EventId(uuid4()), event)
+            await handle_event(repos, clock, EventId(uuid4()), event)
         else:
             clock.advance(timedelta(minutes=args[0]))
 
-        entries = uow.state.entries
-        for (o, t), balance in uow.state.accounts.items():
+        entries = repos.state.entries
+        for (o, t), balance in repos.state.accounts.items():
             assert balance == sum(
                 e.amount for e in entries if (e.owner_id, e.token_type_id) == (o, t)
             )
         debits = Counter(e.reference_id for e in entries if e.kind is EntryKind.DEBIT)
         assert all(n == 1 for n in debits.values())
-        for bal in await ledger.balances(uow, clock, caller):
+        for bal in await ledger.balances(repos, clock, caller):
             assert bal.held >= 0

@@ -26,8 +26,7 @@ from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.auth import JwtVerifier
 from todos.config import Settings
 from todos.heartbeat import Heartbeat
-from todos.observability import current_request_id
-from todos.service_layer.application import TaskUseCases
+from todos.logs import current_request_id
 from todos.service_layer.capacity import Capacity
 from todos.service_layer.ports import Clock, CompletionStore, HookGate, UnitOfWork
 
@@ -44,7 +43,8 @@ class Container:
     jwt_verifier: JwtVerifier | None
     hooks: HookGate
     uow: Callable[[], UnitOfWork]
-    tasks: TaskUseCases
+    completions: CompletionStore
+    capacity: Capacity
     clock: Clock = utc_now
     http_client: HookPoster | None = None
     pools: list[DriverPool] = field(default_factory=list)
@@ -112,13 +112,8 @@ def bootstrap(
         jwt_verifier=jwt_verifier or (JwtVerifier(key, settings.jwt_audience) if key else None),
         hooks=hooks,
         uow=uow,
-        tasks=TaskUseCases(
-            uow=uow,
-            completions=completions,
-            hooks=hooks,
-            clock=clock,
-            capacity=Capacity(settings.completions_max_in_flight),
-        ),
+        completions=completions,
+        capacity=Capacity(settings.completions_max_in_flight),
         clock=clock,
         http_client=http_client,
         pools=pools,

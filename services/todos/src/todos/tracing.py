@@ -4,12 +4,9 @@ On when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is
 neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`); every other knob is a
 standard `OTEL_*` variable read by the SDK (sampler, batch delays, headers, service name).
 
-The spans come from the maintained instrumentations: FastAPI (server), aiohttp (the hook call;
-httpx where a test hands in its client), asyncpg (queries) and aio-pika (publish). The only
-spans made here are the glue of the outbox: the API stores the W3C `traceparent` of the request
-in the outbox row (`current_traceparent`), and the relay publishes each row inside a span that
-continues that trace (`traced_publish`), so the CloudEvents `traceparent` extension and the AMQP
-header (set by the aio-pika instrumentation) carry the trace on to budget's consumer.
+The spans come from the maintained instrumentations (FastAPI, asyncpg, aio-pika, and the
+service's HTTP client if it has one); the few made here are the service's own glue, in the
+last part of this module.
 """
 
 import os
@@ -28,8 +25,6 @@ if TYPE_CHECKING:
 
 _enabled = False
 _tracer: trace.Tracer | None = None
-
-Publish = Callable[[CloudEvent], Awaitable[None]]
 # Health probes and scrapes would be most of the spans and tell nothing.
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 
@@ -57,9 +52,7 @@ def configure(service_name: str) -> bool:
     # Imported here: a process without tracing never loads the SDK or patches a library.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
-    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -71,10 +64,8 @@ def configure(service_name: str) -> bool:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
-    AioPikaInstrumentor().instrument()
-    # The hook client: aiohttp in the service, httpx where a test hands one in.
-    AioHttpClientInstrumentor().instrument()
-    HTTPXClientInstrumentor().instrument()
+    AioPikaInstrumentor().instrument()  # publish and receive spans; the trace in AMQP headers
+    _instrument_clients()
     _tracer = trace.get_tracer("todos")
     _enabled = True
     return True
@@ -95,6 +86,66 @@ def instrument_app(app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(
             app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
         )
+
+
+def _no_orphan_queries() -> "Sampler":
+    """`OTEL_TRACES_SAMPLER` (parent-based, always on by default), except that a query outside
+    any request or publish (probes, gauges, the workers' polls) starts no trace."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        _get_from_env_or_default,
+    )
+    from opentelemetry.trace import Link, SpanKind
+    from opentelemetry.util.types import Attributes
+
+    configured = _get_from_env_or_default()
+
+    class NoOrphanQueries(Sampler):
+        def should_sample(
+            self,
+            parent_context: Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Attributes = None,
+            links: Sequence[Link] | None = None,
+            trace_state: TraceState | None = None,
+        ) -> SamplingResult:
+            if attributes and ("db.system" in attributes or "db.system.name" in attributes):
+                return SamplingResult(Decision.DROP)
+            return configured.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoOrphanQueries({configured.get_description()})"
+
+    return ParentBased(root=NoOrphanQueries())
+
+
+# todos-service's own part.
+#
+# The spans come from the maintained instrumentations: FastAPI (server), aiohttp (the hook call;
+# httpx where a test hands in its client), asyncpg (queries) and aio-pika (publish). The only
+# spans made here are the glue of the outbox: the API stores the W3C `traceparent` of the request
+# in the outbox row (`current_traceparent`), and the relay publishes each row inside a span that
+# continues that trace (`traced_publish`), so the CloudEvents `traceparent` extension and the AMQP
+# header (set by the aio-pika instrumentation) carry the trace on to budget's consumer.
+
+
+def _instrument_clients() -> None:
+    """The hook client: aiohttp in the service, httpx where a test hands one in."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    AioHttpClientInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+
+
+Publish = Callable[[CloudEvent], Awaitable[None]]
 
 
 def current_traceparent() -> str | None:
@@ -140,41 +191,3 @@ def traced_publish(publish: Publish, tracer: trace.Tracer | None = None) -> Publ
             await publish(envelope.model_copy(update={"traceparent": _traceparent()}))
 
     return traced
-
-
-def _no_orphan_queries() -> "Sampler":
-    """`OTEL_TRACES_SAMPLER` (parent-based, always on by default), except that a query outside
-    any request or publish (the relay's polls and gauges, LISTEN, probes) starts no trace."""
-    from opentelemetry.sdk.trace.sampling import (
-        Decision,
-        ParentBased,
-        Sampler,
-        SamplingResult,
-        _get_from_env_or_default,
-    )
-    from opentelemetry.trace import Link, SpanKind
-    from opentelemetry.util.types import Attributes
-
-    configured = _get_from_env_or_default()
-
-    class NoOrphanQueries(Sampler):
-        def should_sample(
-            self,
-            parent_context: Context | None,
-            trace_id: int,
-            name: str,
-            kind: SpanKind | None = None,
-            attributes: Attributes = None,
-            links: Sequence[Link] | None = None,
-            trace_state: TraceState | None = None,
-        ) -> SamplingResult:
-            if attributes and ("db.system" in attributes or "db.system.name" in attributes):
-                return SamplingResult(Decision.DROP)
-            return configured.should_sample(
-                parent_context, trace_id, name, kind, attributes, links, trace_state
-            )
-
-        def get_description(self) -> str:
-            return f"NoOrphanQueries({configured.get_description()})"
-
-    return ParentBased(root=NoOrphanQueries())

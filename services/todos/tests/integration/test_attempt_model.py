@@ -39,7 +39,7 @@ from todos.adapters.tables import completion_attempts
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
 from todos.domain.model import Task
-from todos.service_layer import services
+from todos.service_layer import tasks
 from todos.service_layer.errors import TaskNotFoundError
 
 TASKS = 3
@@ -85,7 +85,7 @@ class AttemptModel(RuleBasedStateMachine):
         for i in range(TASKS):
             self.tasks.append(
                 self.run(
-                    services.create_task(
+                    tasks.create_task(
                         lambda: SqlUnitOfWork(self.engine, lambda: "m"),
                         utc_now,
                         self.owner,
@@ -123,7 +123,7 @@ class AttemptModel(RuleBasedStateMachine):
     def delete(self, task: int) -> None:
         with contextlib.suppress(TaskNotFoundError):
             self.run(
-                services.delete_task(
+                tasks.delete_task(
                     lambda: SqlUnitOfWork(self.engine, lambda: "m"),
                     utc_now,
                     self.owner,

@@ -18,7 +18,7 @@ from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
 from todos.domain.hook_verdict import HookAnswer
 from todos.domain.model import TaskStatus
-from todos.service_layer import services
+from todos.service_layer import tasks
 from todos.service_layer.errors import TaskNotFoundError
 
 
@@ -53,7 +53,7 @@ async def test_a_failing_outbox_insert_leaves_the_task_open(
     engine: AsyncEngine, pool: DriverPool
 ) -> None:
     owner = OwnerId(uuid4())
-    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "atomic", None)
+    task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "atomic", None)
     trigger = f"fail_outbox_{task.id.hex}"
     async with engine.begin() as conn:
         await conn.execute(
@@ -71,12 +71,12 @@ async def test_a_failing_outbox_insert_leaves_the_task_open(
         )
     try:
         with pytest.raises(asyncpg.RaiseError, match="outbox insert refused"):
-            await services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
+            await tasks.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"DROP TRIGGER {trigger} ON outbox"))
             await conn.execute(text(f"DROP FUNCTION {trigger}()"))
-    stored = await services.get_task(lambda: _uow(engine), owner, task.id)
+    stored = await tasks.get_task(lambda: _uow(engine), owner, task.id)
     assert stored.status is TaskStatus.OPEN
     assert await _events(engine, task.id, "todos.task.completed.v1") == 0
 
@@ -85,12 +85,9 @@ async def test_twenty_concurrent_completions_produce_one_event(
     engine: AsyncEngine, pool: DriverPool
 ) -> None:
     owner = OwnerId(uuid4())
-    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
+    task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
     results = await asyncio.gather(
-        *(
-            services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
-            for _ in range(20)
-        )
+        *(tasks.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id) for _ in range(20))
     )
     assert all(r.status is TaskStatus.COMPLETED for r in results)
     assert len({r.completed_at for r in results}) == 1  # every caller sees the one completion
@@ -101,10 +98,10 @@ async def test_completing_another_owners_task_changes_nothing(
     engine: AsyncEngine, pool: DriverPool
 ) -> None:
     owner = OwnerId(uuid4())
-    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "mine", None)
+    task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "mine", None)
     with pytest.raises(TaskNotFoundError):
-        await services.complete_task(_store(pool), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
-    assert (await services.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN
+        await tasks.complete_task(_store(pool), utc_now, NoHooks(), OwnerId(uuid4()), task.id)
+    assert (await tasks.get_task(lambda: _uow(engine), owner, task.id)).status is TaskStatus.OPEN
 
 
 async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
@@ -114,7 +111,7 @@ async def test_a_completer_that_loses_the_update_race_writes_no_outbox_row(
     """Another transaction completes the task while our single statement waits on its row lock:
     ours re-checks the row, matches nothing, and its outbox INSERT and NOTIFY do not happen."""
     owner = OwnerId(uuid4())
-    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
+    task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "race", None)
     store = _store(pool)
     stale = await store.load(owner, task.id)
     assert stale is not None
@@ -140,7 +137,7 @@ async def test_the_winning_statement_writes_the_task_and_its_row_together(
     pool: DriverPool,
 ) -> None:
     owner = OwnerId(uuid4())
-    task = await services.create_task(lambda: _uow(engine), utc_now, owner, "one", None)
+    task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "one", None)
     store = _store(pool)
     task.complete(utc_now())
     event = task.pull_events()[-1]
@@ -180,8 +177,8 @@ async def test_a_completion_is_two_round_trips_a_read_and_one_statement(
     pool = DriverPool(migrated_database, size=2, setup=log_queries)
     try:
         owner = OwnerId(uuid4())
-        task = await services.create_task(lambda: _uow(engine), utc_now, owner, "count", None)
-        done = await services.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
+        task = await tasks.create_task(lambda: _uow(engine), utc_now, owner, "count", None)
+        done = await tasks.complete_task(_store(pool), utc_now, NoHooks(), owner, task.id)
     finally:
         await pool.close()
     assert done.status is TaskStatus.COMPLETED

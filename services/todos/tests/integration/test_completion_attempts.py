@@ -27,7 +27,7 @@ from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import make_hook_client, utc_now
 from todos.config import HookSubscription
 from todos.domain.model import TaskStatus
-from todos.service_layer import services
+from todos.service_layer import tasks
 from todos.service_layer.errors import HookUnavailableError
 
 TIMEOUT = 0.3
@@ -80,10 +80,10 @@ async def test_the_abort_of_a_timed_out_attempt_names_its_invocation(
     store = SqlCompletionStore(pool, lambda: "corr-attempts")
     owner = OwnerId(uuid4())
     try:
-        task = await services.create_task(uow, utc_now, owner, "slow hook", None)
+        task = await tasks.create_task(uow, utc_now, owner, "slow hook", None)
         with pytest.raises(HookUnavailableError):
-            await services.complete_task(store, utc_now, gate, owner, task.id)
-        done = await services.complete_task(store, utc_now, gate, owner, task.id)
+            await tasks.complete_task(store, utc_now, gate, owner, task.id)
+        done = await tasks.complete_task(store, utc_now, gate, owner, task.id)
     finally:
         await client.aclose()
     assert done.status is TaskStatus.COMPLETED

@@ -25,7 +25,7 @@ from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
 from todos.domain.model import TaskStatus
-from todos.service_layer import services
+from todos.service_layer import tasks
 
 
 class LossyProxy:
@@ -133,13 +133,13 @@ async def _complete_through(
 ) -> tuple[object, OwnerId]:
     owner = OwnerId(uuid4())
     uow = lambda: SqlUnitOfWork(engine, lambda: "corr")  # noqa: E731
-    task = await services.create_task(uow, utc_now, owner, "lossy", None)
+    task = await tasks.create_task(uow, utc_now, owner, "lossy", None)
     url = make_url(dsn).set(host="127.0.0.1", port=proxy.port)
     lossy_pool = DriverPool(url.render_as_string(hide_password=False), size=1)
     try:
         store = SqlCompletionStore(lossy_pool, lambda: "corr", abort_pool=pool)
         with contextlib.suppress(Exception):  # the caller sees an error either way
-            await services.complete_task(store, utc_now, ArmingHooks(proxy, lose), owner, task.id)
+            await tasks.complete_task(store, utc_now, ArmingHooks(proxy, lose), owner, task.id)
     finally:
         await lossy_pool.close()
     return task.id, owner
@@ -149,7 +149,7 @@ async def test_a_completion_whose_answer_was_lost_after_its_commit_records_no_ab
     proxy: LossyProxy, engine: AsyncEngine, pool: DriverPool, migrated_database: str
 ) -> None:
     task_id, owner = await _complete_through(proxy, engine, pool, migrated_database, "answer")
-    task = await services.get_task(lambda: SqlUnitOfWork(engine, lambda: "c"), owner, task_id)
+    task = await tasks.get_task(lambda: SqlUnitOfWork(engine, lambda: "c"), owner, task_id)
     assert task.status is TaskStatus.COMPLETED  # the server committed it
     assert await _count(engine, task_id, "todos.task.completed.v1") == 1
     await asyncio.sleep(0.5)  # the background retry of the abort, if one was started
@@ -160,7 +160,7 @@ async def test_a_completion_that_never_ran_records_its_abort_once(
     proxy: LossyProxy, engine: AsyncEngine, pool: DriverPool, migrated_database: str
 ) -> None:
     task_id, owner = await _complete_through(proxy, engine, pool, migrated_database, "request")
-    task = await services.get_task(lambda: SqlUnitOfWork(engine, lambda: "c"), owner, task_id)
+    task = await tasks.get_task(lambda: SqlUnitOfWork(engine, lambda: "c"), owner, task_id)
     assert task.status is TaskStatus.OPEN
     assert await _count(engine, task_id, "todos.task.completed.v1") == 0
     assert await _count(engine, task_id, "todos.task.completion-aborted.v1") == 1

@@ -27,7 +27,7 @@ from todos.adapters.tables import completion_attempts, outbox
 from todos.adapters.unit_of_work import SqlUnitOfWork
 from todos.bootstrap import utc_now
 from todos.metrics import EVENTS_PARKED, OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
-from todos.service_layer import services
+from todos.service_layer import tasks
 
 
 async def _add_rows(engine: AsyncEngine, n: int) -> set[str]:
@@ -124,7 +124,7 @@ async def test_the_relay_wakes_on_notify(
     relay = OutboxRelay(engine, publisher.publish, poll_interval=30)  # polling would be too late
     async with _running(relay):
         await asyncio.sleep(0.5)  # let it LISTEN
-        task = await services.create_task(
+        task = await tasks.create_task(
             lambda: SqlUnitOfWork(engine, lambda: None), utc_now, OwnerId(uuid4()), "n", None
         )
         messages = await collect(bound_queue, lambda got: len(got) >= 1, seconds=5)

@@ -10,7 +10,7 @@ from contracts.ids import InvocationId, OwnerId, TaskId
 from tests.unit.fakes import FakeClock, FakeHookGate, FakeUnitOfWork
 from todos.domain.hook_verdict import AnswerKind, HookAnswer, judge
 from todos.domain.model import TaskStatus
-from todos.service_layer import services
+from todos.service_layer import tasks
 from todos.service_layer.capacity import Capacity
 from todos.service_layer.errors import OverloadedError
 
@@ -59,35 +59,33 @@ def test_a_shed_call_blocks_under_fail_holds_nothing_and_is_allow_under_ignore()
 
 async def test_past_capacity_the_completion_is_refused_before_any_work() -> None:
     uow, clock, capacity = FakeUnitOfWork(), FakeClock(), Capacity(1)
-    first = await services.create_task(uow, clock, OWNER, "first", None)
-    second = await services.create_task(uow, clock, OWNER, "second", None)
+    first = await tasks.create_task(uow, clock, OWNER, "first", None)
+    second = await tasks.create_task(uow, clock, OWNER, "second", None)
     hooks = HeldHookGate()
     running = asyncio.create_task(
-        services.complete_task(uow, clock, hooks, OWNER, first.id, capacity=capacity)
+        tasks.complete_task(uow, clock, hooks, OWNER, first.id, capacity=capacity)
     )
     await hooks.asked.wait()
     with pytest.raises(OverloadedError):
-        await services.complete_task(uow, clock, hooks, OWNER, second.id, capacity=capacity)
+        await tasks.complete_task(uow, clock, hooks, OWNER, second.id, capacity=capacity)
     assert len(hooks.calls) == 1  # the refused one asked nobody
     hooks.release.set()
     assert (await running).status is TaskStatus.COMPLETED
-    done = await services.complete_task(uow, clock, hooks, OWNER, second.id, capacity=capacity)
+    done = await tasks.complete_task(uow, clock, hooks, OWNER, second.id, capacity=capacity)
     assert done.status is TaskStatus.COMPLETED
 
 
 async def test_hook_calls_shed_locally_are_overloaded_and_abort_only_what_may_hold() -> None:
     uow, clock = FakeUnitOfWork(), FakeClock()
-    alone = await services.create_task(uow, clock, OWNER, "alone", None)
+    alone = await tasks.create_task(uow, clock, OWNER, "alone", None)
     with pytest.raises(OverloadedError):
-        await services.complete_task(uow, clock, FakeHookGate(SHED), OWNER, alone.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(SHED), OWNER, alone.id)
     assert not [e for e in uow.outbox if isinstance(e, TaskCompletionAborted)]
 
-    shared = await services.create_task(uow, clock, OWNER, "shared", None)
+    shared = await tasks.create_task(uow, clock, OWNER, "shared", None)
     other_allowed = HookAnswer("audit", AnswerKind.ALLOW)
     with pytest.raises(OverloadedError):
-        await services.complete_task(
-            uow, clock, FakeHookGate(other_allowed, SHED), OWNER, shared.id
-        )
+        await tasks.complete_task(uow, clock, FakeHookGate(other_allowed, SHED), OWNER, shared.id)
     [abort] = [e for e in uow.outbox if isinstance(e, TaskCompletionAborted)]
     assert abort.task_id == shared.id
     assert abort.reason.startswith("overloaded")

@@ -1,7 +1,8 @@
 """The `Account` repository on PostgreSQL: one query loads, one statement saves.
 
-Plain asyncpg on the SQLAlchemy pool's driver connection, outside any explicit transaction:
-each statement is its own implicit transaction, so nothing stays open while Python decides.
+Plain asyncpg on asyncpg's own pool (`DriverPool`; a test may hand the engine instead, whose
+driver connection is then used), outside any explicit transaction: each statement is its own
+implicit transaction, so nothing stays open while Python decides.
 The save is one data-modifying CTE made conditional on the account row's `version` (an
 upsert whose update only applies to the version that was loaded); every other part of it
 hangs on that row, so either the whole step applies or none of it and the caller loads again.
@@ -24,7 +25,7 @@ from budget.domain.model import EntryKind, Hold, HoldStatus, LedgerEntry, TaskCo
 from budget.metrics import ACCOUNT_SAVES
 from budget.service_layer.ports import (
     CreditView,
-    IdempotencyKeyTaken,
+    IdempotencyKeyTakenError,
     LoadKey,
     SaveItem,
     SaveResult,
@@ -59,48 +60,44 @@ LEFT JOIN accounts a
        ON a.owner_id = $1 AND a.token_type_id = coalesce(c.token_type_id, h.token_type_id)
 """
 
-# The save is the SQL function `budget_save_account` (migration 0006, a data-modifying CTE
-# conditional on the loaded version), with these parameters:
-# $1 owner, $2 token type (NULL: no account), $3 loaded version, $4 new balance,
-# $5 event id, $6 event type, $7 task,
-# $8-$15 the entry (id NULL: none): id, amount, kind, reference, reason, created_by, key, at,
-# $16 cost id, $17 charged_at, $18 task_deleted_at, $19 remove the cost,
-# $20 changed hold id, $21 its status, $22 its invocations,
-# $23 new hold id, $24 amount, $25 expires_at, $26 invocations,
-# $27 expire the account's holds up to, $28 aborted invocation to remember,
-# $29 the new hold's status, $30 the changed hold's expiry (a renewal; NULL: unchanged).
-SAVE_TYPES = [
-    "uuid",
-    "uuid",
-    "bigint",
-    "bigint",
-    "uuid",
-    "text",
-    "uuid",
-    "uuid",
-    "bigint",
-    "text",
-    "text",
-    "text",
-    "uuid",
-    "text",
-    "timestamptz",
-    "uuid",
-    "timestamptz",
-    "timestamptz",
-    "boolean",
-    "uuid",
-    "text",
-    "uuid[]",
-    "uuid",
-    "bigint",
-    "timestamptz",
-    "uuid[]",
-    "timestamptz",
-    "uuid",
-    "text",
-    "timestamptz",
-]
+# The parameters of the SQL function `budget_save_account` (migration 0006: a data-modifying
+# CTE conditional on the loaded version), in order, with their SQL types. The one source: the
+# call's placeholders, the batch's arrays and `_save_args` are built from it, and a test checks
+# it against the migration's signature and the migrated database's function.
+SAVE_PARAMS: tuple[tuple[str, str], ...] = (
+    ("owner_id", "uuid"),
+    ("token_type_id", "uuid"),  # NULL: the step has no account
+    ("loaded_version", "bigint"),
+    ("balance", "bigint"),  # the new balance
+    ("event_id", "uuid"),  # the event to record with the step (NULL: none)
+    ("event_type", "text"),
+    ("task_id", "uuid"),
+    ("entry_id", "uuid"),  # the ledger entry (NULL: none)
+    ("entry_amount", "bigint"),
+    ("entry_kind", "text"),
+    ("entry_reference_id", "text"),
+    ("entry_reason", "text"),
+    ("entry_created_by", "uuid"),
+    ("entry_idempotency_key", "text"),
+    ("entry_created_at", "timestamptz"),
+    ("cost_id", "uuid"),
+    ("cost_charged_at", "timestamptz"),
+    ("cost_task_deleted_at", "timestamptz"),
+    ("cost_removed", "boolean"),  # delete the cost row
+    ("changed_hold_id", "uuid"),
+    ("changed_hold_status", "text"),
+    ("changed_hold_invocations", "uuid[]"),
+    ("new_hold_id", "uuid"),
+    ("new_hold_amount", "bigint"),
+    ("new_hold_expires_at", "timestamptz"),
+    ("new_hold_invocations", "uuid[]"),
+    ("expire_until", "timestamptz"),  # expire the account's holds up to this time
+    ("aborted_invocation", "uuid"),  # an aborted invocation to remember
+    ("new_hold_status", "text"),
+    ("changed_hold_expires_at", "timestamptz"),  # a renewal (NULL: unchanged)
+)
+SAVE_NAMES = tuple(name for name, _ in SAVE_PARAMS)
+SAVE_TYPES = tuple(sql_type for _, sql_type in SAVE_PARAMS)
 SAVE = "SELECT applied, effective FROM budget_save_account({})".format(  # noqa: S608
     ", ".join(f"${i}::{t}" for i, t in enumerate(SAVE_TYPES, 1))
 )
@@ -156,7 +153,7 @@ class SqlAccounts:
     @asynccontextmanager
     async def open(self) -> AsyncIterator["SqlAccountStore"]:
         if isinstance(self._connections, DriverPool):
-            async with self._connections.acquire() as driver:
+            async with self._connections.connection() as driver:
                 yield SqlAccountStore(driver)
             return
         # A checkout without SQLAlchemy's autobegin: the pool's reset on return finds no
@@ -199,7 +196,7 @@ class SqlAccountStore:
             row = await self._driver.fetchrow(SAVE, *_save_args(account, event_id, event_type))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == IDEMPOTENCY_INDEX:
-                raise IdempotencyKeyTaken(str(exc)) from exc
+                raise IdempotencyKeyTakenError(str(exc)) from exc
             raise
         return _result(row)
 
@@ -324,40 +321,47 @@ def _account(owner_id: UUID, task_id: UUID, row: Any) -> Account:
 
 
 def _save_args(account: Account, event_id: UUID | None, event_type: str | None) -> list[Any]:
+    """The save's bind parameters, in `SAVE_PARAMS` order."""
+    values = save_values(account, event_id, event_type)
+    return [values[name] for name in SAVE_NAMES]
+
+
+def save_values(account: Account, event_id: UUID | None, event_type: str | None) -> dict[str, Any]:
+    """The value of each of `SAVE_PARAMS` for one step, by name."""
     entry = account.entries[0] if account.entries else None
     if len(account.entries) > 1:
         raise ValueError("one ledger entry per step")
     cost = account.changed_cost or (account.cost if account.cost_removed else None)
     changed, new = account.changed_hold, account.new_hold
-    return [
-        account.owner_id,
-        account.token_type_id,
-        account.version,
-        account.balance,
-        event_id,
-        event_type,
-        account.task_id,
-        entry.id if entry else None,
-        entry.amount if entry else None,
-        entry.kind.value if entry else None,
-        entry.reference_id if entry else None,
-        entry.reason if entry else None,
-        entry.created_by if entry else None,
-        entry.idempotency_key if entry else None,
-        entry.created_at if entry else None,
-        cost.id if cost else None,
-        cost.charged_at if cost else None,
-        cost.task_deleted_at if cost else None,
-        account.cost_removed,
-        changed.id if changed else None,
-        changed.status.value if changed else None,
-        sorted(changed.invocations) if changed else None,
-        new.id if new else None,
-        new.amount if new else None,
-        new.expires_at if new else None,
-        sorted(new.invocations) if new else None,
-        account.expire_until,
-        account.aborted_invocation,
-        new.status.value if new else None,
-        changed.expires_at if changed else None,
-    ]
+    return {
+        "owner_id": account.owner_id,
+        "token_type_id": account.token_type_id,
+        "loaded_version": account.version,
+        "balance": account.balance,
+        "event_id": event_id,
+        "event_type": event_type,
+        "task_id": account.task_id,
+        "entry_id": entry.id if entry else None,
+        "entry_amount": entry.amount if entry else None,
+        "entry_kind": entry.kind.value if entry else None,
+        "entry_reference_id": entry.reference_id if entry else None,
+        "entry_reason": entry.reason if entry else None,
+        "entry_created_by": entry.created_by if entry else None,
+        "entry_idempotency_key": entry.idempotency_key if entry else None,
+        "entry_created_at": entry.created_at if entry else None,
+        "cost_id": cost.id if cost else None,
+        "cost_charged_at": cost.charged_at if cost else None,
+        "cost_task_deleted_at": cost.task_deleted_at if cost else None,
+        "cost_removed": account.cost_removed,
+        "changed_hold_id": changed.id if changed else None,
+        "changed_hold_status": changed.status.value if changed else None,
+        "changed_hold_invocations": sorted(changed.invocations) if changed else None,
+        "new_hold_id": new.id if new else None,
+        "new_hold_amount": new.amount if new else None,
+        "new_hold_expires_at": new.expires_at if new else None,
+        "new_hold_invocations": sorted(new.invocations) if new else None,
+        "expire_until": account.expire_until,
+        "aborted_invocation": account.aborted_invocation,
+        "new_hold_status": new.status.value if new else None,
+        "changed_hold_expires_at": changed.expires_at if changed else None,
+    }

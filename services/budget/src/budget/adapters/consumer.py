@@ -38,7 +38,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from budget.adapters.db_errors import is_transient_db_error
 from budget.metrics import CONSUMER_DB_RETRIES, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
-from budget.service_layer.errors import AccountBusy
+from budget.service_layer.errors import AccountBusyError
 from budget.service_layer.events import Outcome
 from contracts.envelope import InvalidEventError, ParsedEvent, parse_event
 
@@ -256,7 +256,7 @@ class EventConsumer:
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another try while the messages stay unacked: the database, or a busy account."""
-    return isinstance(exc, AccountBusy) or is_transient_db_error(exc)
+    return isinstance(exc, AccountBusyError) or is_transient_db_error(exc)
 
 
 def _note_retry(state: object) -> None:

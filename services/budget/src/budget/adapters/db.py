@@ -2,14 +2,13 @@
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from budget.adapters.db_errors import breaks_connection
@@ -33,25 +32,25 @@ class DbLimits:
 def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None) -> AsyncEngine:
     """An asyncpg engine; connecting is lazy, so the database may come up after us.
 
-    Exactly `pool_size` connections, no overflow: connections are kept, so their prepared
-    statements are too (asyncpg caches them per connection), and a burst waits for one (at most
-    `pool_timeout`) instead of opening and closing sessions. On a loopback host without an
-    explicit `ssl`/`sslmode`, no TLS negotiation is attempted (asyncpg would try it first).
+    A fixed pool (no overflow): connections are kept, so their prepared statements are reused,
+    and a burst waits for a connection (at most `pool_timeout`) instead of opening and closing
+    sessions. No TLS attempt on a loopback address unless the URL asks for it.
     """
     limits = limits or DbLimits()
     server_settings = {
         "idle_in_transaction_session_timeout": _ms(limits.idle_in_transaction_timeout),
         "lock_timeout": _ms(limits.lock_timeout),
     }
+    parsed, ssl = tls_mode(make_url(url))
     connect_args: dict[str, Any] = {
         "timeout": limits.connect_timeout,
         "command_timeout": limits.command_timeout,
         "server_settings": server_settings,
     }
-    if is_plain_loopback(url):
-        connect_args["ssl"] = False
+    if ssl is not None:
+        connect_args["ssl"] = ssl
     return create_async_engine(
-        url,
+        parsed,
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
@@ -60,22 +59,22 @@ def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None
     )
 
 
-def is_plain_loopback(url: str) -> bool:
-    """Every host the DSN names is a loopback one (or none: the local socket), and it asks
-    nothing about TLS."""
-    parsed = make_url(url)
-    if {"ssl", "sslmode"} & set(parsed.query):
-        return False
-    return all(_is_loopback(host or "localhost") for host in hosts(parsed))
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.startswith("/"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a name: whatever it resolves to, TLS stays asyncpg's choice
-        return False
+def tls_mode(url: URL) -> tuple[URL, str | bool | None]:
+    """The URL asyncpg can take and its `ssl` argument (None: asyncpg's default, `prefer`).
+
+    An explicit `sslmode` in the URL is honoured (asyncpg takes it as `ssl`); an explicit `ssl`
+    stays in the URL; otherwise a loopback host gets `ssl=False`: no TLS negotiation per
+    connection where there is nobody to eavesdrop.
+    """
+    if "sslmode" in url.query:
+        mode = url.query["sslmode"]
+        return url.difference_update_query(["sslmode"]), mode if isinstance(mode, str) else mode[0]
+    if "ssl" in url.query:
+        return url, None
+    return url, False if all(is_loopback(h) for h in hosts(url)) else None
 
 
 def hosts(url: URL) -> list[str | None]:
@@ -87,7 +86,7 @@ def hosts(url: URL) -> list[str | None]:
 
 
 def driver_dsn(url: URL) -> str:
-    """The DSN asyncpg's own `create_pool` takes, every host of a multi-host URL kept.
+    """The DSN asyncpg's own `connect`/`create_pool` take, every host of a multi-host URL kept.
 
     asyncpg reads one `host=` query argument (the last): several go into its host list
     (`postgresql://user@a:5432,b:5432/db`), so the first that answers (and suits
@@ -104,6 +103,16 @@ def driver_dsn(url: URL) -> str:
     return f"{scheme}://{netloc}{','.join(named)}/{path}"
 
 
+def is_loopback(host: str | None) -> bool:
+    """A loopback address or name, or no host (a Unix socket)."""
+    if not host or host.startswith("/") or host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _ms(seconds: float) -> str:
     return str(round(seconds * 1000))
 
@@ -118,51 +127,34 @@ async def is_reachable(engine: AsyncEngine) -> bool:
 
 
 class DriverPool:
-    """asyncpg's own pool, for the hot paths (the `Account` repository) that speak asyncpg.
+    """A plain asyncpg pool for the hot paths (no SQLAlchemy checkout per statement).
 
-    A checkout through SQLAlchemy's async pool costs greenlet switches and a reset on return;
-    this one costs neither: `reset` is a no-op (our steps leave no transaction, no session
-    state), and connections are kept (`size` of them, made lazily, so the database may come up
-    after us) with their prepared statements. A connection that broke is dropped on release.
+    Made by the composition root, opened on first use (nothing connects before), fixed size,
+    the same bounds and TLS rule as `make_engine`; asyncpg keeps each connection's prepared
+    statements, so a statement is parsed once per connection.
     """
 
-    def __init__(self, url: str, *, size: int = 10, limits: DbLimits | None = None) -> None:
-        limits = limits or DbLimits()
-        self._dsn = driver_dsn(make_url(url))
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int,
+        limits: DbLimits | None = None,
+        setup: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> None:
+        self._limits = limits or DbLimits()
+        self._setup = setup  # asyncpg's hook on every acquire (tests count round trips with it)
+        parsed, ssl = tls_mode(make_url(url))
+        self._dsn = driver_dsn(parsed)
+        self._ssl = ssl
         self._size = size
-        self._limits = limits
-        self._ssl: bool | None = False if is_plain_loopback(url) else None
         self._pool: asyncpg.Pool | None = None
-        self._creating = asyncio.Lock()
-
-    async def _get(self) -> "asyncpg.Pool":
-        if self._pool is None:
-            async with self._creating:
-                if self._pool is None:
-                    limits = self._limits
-                    extra: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=0,
-                        max_size=self._size,
-                        timeout=limits.connect_timeout,
-                        command_timeout=limits.command_timeout,
-                        server_settings={
-                            "idle_in_transaction_session_timeout": _ms(
-                                limits.idle_in_transaction_timeout
-                            ),
-                            "lock_timeout": _ms(limits.lock_timeout),
-                        },
-                        max_inactive_connection_lifetime=1800,
-                        reset=_keep_session,
-                        **extra,
-                    )
-        return self._pool
+        self._opening = asyncio.Lock()
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        """One connection for a step; waits at most `pool_timeout` for one."""
-        pool = await self._get()
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; waits at most `pool_timeout` for one (then `TimeoutError`)."""
+        pool = self._pool or await self._open()
         async with pool.acquire(timeout=self._limits.pool_timeout) as conn:
             try:
                 yield conn
@@ -176,6 +168,32 @@ class DriverPool:
             await self._pool.close()
             self._pool = None
 
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                limits = self._limits
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,  # connect on demand: the database may come up after us
+                    max_size=self._size,
+                    setup=self._setup,
+                    reset=_keep_session,
+                    ssl=self._ssl,
+                    timeout=limits.connect_timeout,
+                    command_timeout=limits.command_timeout,
+                    server_settings={
+                        "idle_in_transaction_session_timeout": _ms(
+                            limits.idle_in_transaction_timeout
+                        ),
+                        "lock_timeout": _ms(limits.lock_timeout),
+                    },
+                    max_inactive_connection_lifetime=1800,  # as the engine's `pool_recycle`
+                )
+            return self._pool
 
-async def _keep_session(conn: Any) -> None:
-    """Nothing to reset: a step opens no transaction and sets nothing on its session."""
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset round trip on release (asyncpg's default sends `SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`): the hot path takes no advisory lock, LISTENs to nothing
+    and sets nothing, so a released connection has no session state to clear. (asyncpg still
+    rolls back a transaction left open, before calling this.)"""

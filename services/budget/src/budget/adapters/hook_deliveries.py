@@ -21,21 +21,17 @@ _PURGE = "DELETE FROM hook_deliveries WHERE expires_at < :now"
 
 
 class HookDeliveries:
-    def __init__(self, engine: AsyncEngine, hot: DriverPool | None = None) -> None:
+    """The claim is on the hook's path: plain asyncpg on the hot pool, one round trip. The purge
+    is background work: SQLAlchemy on the engine."""
+
+    def __init__(self, engine: AsyncEngine, hot: DriverPool) -> None:
         self._engine = engine
         self._hot = hot
 
     async def claim(self, delivery_id: UUID, expires_at: datetime) -> bool:
         """Record the delivery; False when it was recorded before (a replay)."""
-        if self._hot is not None:  # the hook's own asyncpg pool: one round trip, no ORM
-            async with self._hot.acquire() as conn:
-                return bool(await conn.fetchval(_CLAIM, delivery_id, expires_at))
-        statement = text(_CLAIM.replace("$1", ":id").replace("$2", ":expires"))
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(statement, {"id": delivery_id, "expires": expires_at})
-            ).first()
-        return row is not None
+        async with self._hot.connection() as conn:
+            return bool(await conn.fetchval(_CLAIM, delivery_id, expires_at))
 
     async def purge(self, now: datetime) -> int:
         """Forget the deliveries whose signatures can no longer verify; how many."""

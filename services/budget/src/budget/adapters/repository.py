@@ -153,7 +153,7 @@ class SqlLedgerView(_OnEngine):
             return int((await conn.execute(stmt)).scalar_one())
 
 
-class SqlUnitOfWork:
+class SqlRepositories:
     """budget's repositories, one per aggregate, on the engine's pool (`accounts`: on asyncpg's
     own pool when given one); each write is one statement, so no transaction spans calls."""
 

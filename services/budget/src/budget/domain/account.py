@@ -194,7 +194,7 @@ class Account:
         created_by: UUID | None = None,
         idempotency_key: str | None = None,
     ) -> LedgerEntry:
-        """Append a credit; refused (BalanceLimitExceeded) past the safe bound."""
+        """Append a credit; refused (BalanceLimitExceededError) past the safe bound."""
         credited_balance(self.balance, amount)
         return self._append(
             amount, EntryKind.CREDIT, None, reason, now, created_by, idempotency_key

@@ -10,7 +10,7 @@ class BudgetError(Exception):
     """Base of the rule violations the service layer maps to problems."""
 
 
-class BalanceLimitExceeded(BudgetError):
+class BalanceLimitExceededError(BudgetError):
     """A credit would push the balance beyond MAX_BALANCE."""
 
 
@@ -27,7 +27,7 @@ def credited_balance(balance: int, amount: int) -> int:
     """The balance after a credit, refusing one that would pass the safe bound."""
     new_balance = balance + amount
     if new_balance > MAX_BALANCE:
-        raise BalanceLimitExceeded(
+        raise BalanceLimitExceededError(
             f"Crediting {amount} would bring the balance to {new_balance}, "
             f"above the limit of {MAX_BALANCE}."
         )

@@ -13,6 +13,7 @@ from budget.bootstrap import Container, bootstrap
 from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
 from budget.entrypoints.body_limit import install_body_limit
+from budget.entrypoints.errors import install_error_handlers
 from budget.entrypoints.observability import RequestContextMiddleware
 from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         title="budget-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
     )
     install_problem_handlers(app)
+    install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     install_body_limit(app, settings.max_body_bytes)  # outermost: before any body is read

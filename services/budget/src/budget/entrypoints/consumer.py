@@ -18,6 +18,7 @@ from budget.config import Settings
 from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
 from budget.metrics import UNBACKED_DEBITS, observe_batch_lag
+from budget.service_layer import events
 from budget.service_layer.events import UNBACKED_OUTCOMES, Outcome
 from contracts.envelope import ParsedEvent
 
@@ -32,8 +33,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, max_backoff: float =
     container = bootstrap(settings, role="consumer")
 
     async def apply(batch: Sequence[ParsedEvent]) -> list[Outcome]:
-        outcomes = await container.use_cases.handle_events(
-            [(parsed.envelope.id, parsed.event) for parsed in batch]
+        outcomes = await events.handle_events(
+            container.repos, container.clock, [(p.envelope.id, p.event) for p in batch]
         )
         for outcome in outcomes:
             if outcome in UNBACKED_REASONS:

@@ -1,11 +1,12 @@
 """Liveness, readiness and metrics: internal endpoints the gateway never exposes."""
 
 import asyncio
+import contextlib
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from budget.adapters.db import is_reachable
+from budget.adapters.db import READINESS_TIMEOUT_SECONDS, is_reachable
 from budget.adapters.repository import SqlLedgerView
 from budget.bootstrap import Container
 from budget.entrypoints.observability import metrics_response
@@ -52,15 +53,14 @@ def _schema_gate(request: Request) -> SchemaGate:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    await _refresh_holds_gauge(request.app.state.container)
+    container: Container = request.app.state.container
+    # A scrape must answer even when the database does not: the gauges keep their last value.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await _refresh_gauges(container)
     return await asyncio.to_thread(metrics_response)
 
 
-async def _refresh_holds_gauge(container: Container) -> None:
-    # A scrape must answer even when the database does not: keep the last value then.
-    try:
-        async with asyncio.timeout(1):
-            count = await SqlLedgerView(container.engine).count_active_holds(container.clock())
-    except Exception:
-        return
-    HOLDS_ACTIVE.set(count)
+async def _refresh_gauges(container: Container) -> None:
+    """The unexpired active holds."""
+    HOLDS_ACTIVE.set(await SqlLedgerView(container.engine).count_active_holds(container.clock()))

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from budget.bootstrap import Container
-from budget.entrypoints.deps import container
 from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.metrics import HOOK_DECISIONS, HOOK_LATENCY
+from budget.service_layer import hook
 from contracts.hooks import HOOK_PATH, Allow, BeforeCompleteTask, Veto
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 
@@ -47,7 +47,7 @@ ALLOW = Allow().model_dump_json().encode()
 )
 async def before_complete(request: Request) -> Response:
     started = time.perf_counter()
-    resources = container(request)
+    resources: Container = request.app.state.container
     body = await request.body()
     signed_at = _verify_signature(resources, request.headers.get(SIGNATURE_HEADER), body)
     try:
@@ -70,7 +70,15 @@ async def before_complete(request: Request) -> Response:
     if not await resources.hook_deliveries.claim(call.delivery_id, expires):
         HOOK_DECISIONS.labels("replayed").inc()
         raise ProblemError(409, "replayed", "This hook delivery was already received.")
-    decision = await resources.use_cases.before_complete_task(call)
+    decision = await hook.before_complete_task(
+        resources.repos,
+        resources.clock,
+        settings.hold_ttl,
+        call.owner_id,
+        call.task_id,
+        invocation_id=call.invocation_id,
+        deadline=call.deadline,
+    )
     if decision.allowed:
         body, verdict = ALLOW, "allow"
     else:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from budget.entrypoints.deps import App, CurrentCaller
+from budget.entrypoints.deps import CurrentCaller, Resources
 from budget.entrypoints.openapi import problems
 from budget.entrypoints.problems import ProblemError
 from budget.entrypoints.schemas import (
@@ -30,42 +30,50 @@ OptionalIdempotencyKey = Annotated[IdempotencyKey | None, Header(alias="Idempote
 
 
 @router.post("/token-types", status_code=201, responses=problems(403, 409))
-async def create_token_type(body: TokenTypeIn, caller: CurrentCaller, app: App) -> TokenTypeOut:
-    return TokenTypeOut.of(await app.create_token_type(caller, body.code, body.name))
+async def create_token_type(
+    body: TokenTypeIn, caller: CurrentCaller, resources: Resources
+) -> TokenTypeOut:
+    return TokenTypeOut.of(
+        await ledger.create_token_type(resources.repos, caller, body.code, body.name)
+    )
 
 
 @router.get("/token-types")
-async def list_token_types(caller: CurrentCaller, app: App) -> list[TokenTypeOut]:
-    return [TokenTypeOut.of(t) for t in await app.list_token_types(caller)]
+async def list_token_types(caller: CurrentCaller, resources: Resources) -> list[TokenTypeOut]:
+    return [TokenTypeOut.of(t) for t in await ledger.list_token_types(resources.repos)]
 
 
 @router.post("/credits", status_code=201, responses=problems(403, 404))
 async def credit(
     body: CreditIn,
     caller: CurrentCaller,
-    app: App,
+    resources: Resources,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> LedgerEntryOut:
     request = ledger.CreditRequest(body.owner_id, body.token_type_id, body.amount, body.reason)
-    result = await app.credit(caller, request, idempotency_key)
+    result = await ledger.credit(resources.repos, resources.clock, caller, request, idempotency_key)
     return LedgerEntryOut.of(result.entry)
 
 
 @router.get("/balances")
-async def balances(caller: CurrentCaller, app: App) -> list[BalanceOut]:
-    return [BalanceOut.of(b) for b in await app.balances(caller)]
+async def balances(caller: CurrentCaller, resources: Resources) -> list[BalanceOut]:
+    return [
+        BalanceOut.of(b) for b in await ledger.balances(resources.repos, resources.clock, caller)
+    ]
 
 
 @router.get("/ledger")
 async def ledger_entries(
     caller: CurrentCaller,
-    app: App,
+    resources: Resources,
     response: Response,
     token_type_id: TokenTypeId | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, pattern=_CURSOR_PATTERN)] = None,
 ) -> LedgerPage:
-    items, next_seq = await app.ledger_page(caller, token_type_id, _decode_cursor(cursor), limit)
+    items, next_seq = await ledger.ledger_page(
+        resources.repos, caller, token_type_id, _decode_cursor(cursor), limit
+    )
     return LedgerPage(
         items=[LedgerEntryOut.of(e) for e in items],
         next_cursor=None if next_seq is None else _encode_cursor(next_seq),

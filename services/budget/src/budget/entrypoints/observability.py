@@ -1,4 +1,5 @@
-"""HTTP request context: the request id bound to the logs (see `budget.logs`), and metrics.
+"""Per-request observability at the HTTP edge: the request id, metrics, and a log line for
+server errors and slow answers.
 
 The request id comes from `X-Request-ID` (set by the gateway) or is made here; it is bound to
 every log line of the request and returned in the response; code outside the entrypoints reads
@@ -15,7 +16,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
-SLOW_REQUEST_SECONDS = 1.0
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -27,6 +27,7 @@ HTTP_LATENCY = Histogram(
 )
 
 log = structlog.get_logger("http")
+SLOW_REQUEST_SECONDS = 1.0
 
 
 class RequestContextMiddleware:
@@ -63,8 +64,8 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            # Not an access log on the hot path (as in todos): metrics count every request; the
-            # line is written for server errors and slow answers (every request at DEBUG).
+            # Not an access log on the hot path: metrics count every request; the line is written
+            # for server errors and slow answers (and for every request at DEBUG).
             emit = log.info if status >= 500 or elapsed >= SLOW_REQUEST_SECONDS else log.debug
             emit(
                 "request",

@@ -13,25 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from budget.adapters.db_errors import is_transient_db_error, sqlstate
-from budget.service_layer.errors import (
-    AccountBusy,
-    Conflict,
-    Forbidden,
-    NotFound,
-    Unprocessable,
-    UseCaseError,
-)
+from budget.auth import UnauthenticatedError
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 
 log = structlog.get_logger(__name__)
-
-# The HTTP status of each use-case failure: decided here, at the edge, not in the use cases.
-STATUS_OF: dict[type[UseCaseError], int] = {
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    Unprocessable: 422,
-}
 
 
 class ProblemError(Exception):
@@ -67,14 +52,18 @@ def problem_response(
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(UseCaseError, _on_use_case)  # type: ignore[arg-type]
-    app.add_exception_handler(AccountBusy, _on_busy)
+    app.add_exception_handler(UnauthenticatedError, _on_unauthenticated)
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     # asyncpg's own errors reach here from the hot paths, which use the driver connection.
-    # InternalClientError: a pooled connection that got the server's FATAL at a shutdown.
-    for outage in (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                   asyncpg.exceptions.InternalClientError, OSError, TimeoutError):  # fmt: skip
+    for outage in (
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,  # a pooled connection the server shut down
+        OSError,
+        TimeoutError,
+    ):
         app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
@@ -83,15 +72,9 @@ async def _on_problem(_: Request, exc: ProblemError) -> JSONResponse:
     return problem_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
 
 
-async def _on_use_case(_: Request, exc: UseCaseError) -> JSONResponse:
-    status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-    return problem_response(status, exc.code, exc.detail)
-
-
-async def _on_busy(_: Request, exc: Exception) -> JSONResponse:
-    """An account changed under every attempt: like a lock timeout, retry shortly."""
-    log.warning("account_busy", error=str(exc)[:300])
-    return problem_response(503, "unavailable", str(exc), {"Retry-After": "1"})
+async def _on_unauthenticated(_: Request, exc: Exception) -> JSONResponse:
+    challenge = {"WWW-Authenticate": 'Bearer realm="todos-budget"'}
+    return problem_response(401, "unauthorized", str(exc), challenge)
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

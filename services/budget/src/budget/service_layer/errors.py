@@ -1,4 +1,9 @@
-"""Use-case failures: plain exceptions; the API maps them to problem documents at the edge."""
+"""Use-case failures: plain exceptions; the API maps them to problem documents at the edge
+(`entrypoints/errors.py`).
+
+Every class ends in `Error` and carries `code`, the stable name the API puts in its problem
+document; the HTTP status is the edge's choice, not the use case's.
+"""
 
 
 class UseCaseError(Exception):
@@ -13,22 +18,24 @@ class UseCaseError(Exception):
             self.code = code
 
 
-class Forbidden(UseCaseError):
+class ForbiddenError(UseCaseError):
     code = "forbidden"
 
 
-class NotFound(UseCaseError):
+class NotFoundError(UseCaseError):
     code = "not_found"
 
 
-class Conflict(UseCaseError):
+class ConflictError(UseCaseError):
     code = "conflict"
 
 
-class Unprocessable(UseCaseError):
+class UnprocessableError(UseCaseError):
     code = "unprocessable"
 
 
-class AccountBusy(Exception):
+class AccountBusyError(UseCaseError):
     """An account kept changing under a step: transient, to be tried again (not the caller's
     fault, like a serialization failure)."""
+
+    code = "unavailable"

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from budget.domain.account import Account, Unbacked
-from budget.service_layer.ports import Clock, LoadKey, SaveItem, SaveResult, UnitOfWork
+from budget.service_layer.ports import Clock, LoadKey, Repositories, SaveItem, SaveResult
 from budget.service_layer.steps import EventRecord, run_step
 from contracts.events import IntegrationEvent, TaskCompleted, TaskCompletionAborted, TaskDeleted
 from contracts.ids import EventId
@@ -62,7 +62,7 @@ HANDLERS: Mapping[type[IntegrationEvent], Handler] = {
 
 
 async def handle_event(
-    uow: UnitOfWork, clock: Clock, event_id: EventId, event: IntegrationEvent
+    repos: Repositories, clock: Clock, event_id: EventId, event: IntegrationEvent
 ) -> Outcome:
     """Apply the event's effect and record its id in one statement (idempotent by id)."""
     handler = HANDLERS.get(type(event))
@@ -75,7 +75,7 @@ async def handle_event(
         return _outcome(account, handler(account, event, now))
 
     step = await run_step(
-        uow,
+        repos,
         clock,
         owner_id,
         task_id,
@@ -89,7 +89,7 @@ async def handle_event(
 
 
 async def handle_events(
-    uow: UnitOfWork, clock: Clock, events: Sequence[tuple[EventId, IntegrationEvent]]
+    repos: Repositories, clock: Clock, events: Sequence[tuple[EventId, IntegrationEvent]]
 ) -> list[Outcome]:
     """Apply a batch of events, in order: one query loads every account, each handler decides
     on its own, one statement saves every step (with its event id) in order.
@@ -113,7 +113,7 @@ async def handle_events(
             todo.append(i)
     again: list[int] = []
     if todo:
-        async with uow.accounts.open() as accounts:
+        async with repos.accounts.open() as accounts:
             now = clock()
             loaded = await accounts.load_many([_key(*events[i]) for i in todo], now)
             items: list[SaveItem] = []
@@ -135,7 +135,7 @@ async def handle_events(
             else:
                 again.append(i)
     for i in again:
-        outcomes[i] = await handle_event(uow, clock, *events[i])
+        outcomes[i] = await handle_event(repos, clock, *events[i])
     return [o for o in outcomes if o is not None]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from budget.domain.account import Account, HoldVerdict
-from budget.service_layer.ports import Clock, UnitOfWork
+from budget.service_layer.ports import Clock, Repositories
 from budget.service_layer.steps import run_step
 
 
@@ -25,7 +25,7 @@ class Decision:
 
 
 async def before_complete_task(
-    uow: UnitOfWork,
+    repos: Repositories,
     clock: Clock,
     hold_ttl: timedelta,
     owner_id: UUID,
@@ -39,7 +39,7 @@ async def before_complete_task(
     def decide(account: Account, now: datetime) -> HoldVerdict:
         return account.hold(now, hold_ttl, invocation_id, deadline)
 
-    step = await run_step(uow, clock, owner_id, task_id, decide, invocation_id=invocation_id)
+    step = await run_step(repos, clock, owner_id, task_id, decide, invocation_id=invocation_id)
     verdict = step.value
     assert verdict is not None  # no event, so never a duplicate
     return Decision(verdict.allowed, verdict.reason, verdict.hold_id)

@@ -5,9 +5,15 @@ from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from budget.domain.model import Balance, LedgerEntry, TokenType
-from budget.domain.rules import BalanceLimitExceeded
-from budget.service_layer.errors import AccountBusy, Conflict, Forbidden, NotFound, Unprocessable
-from budget.service_layer.ports import Clock, IdempotencyKeyTaken, SaveResult, UnitOfWork
+from budget.domain.rules import BalanceLimitExceededError
+from budget.service_layer.errors import (
+    AccountBusyError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+)
+from budget.service_layer.ports import Clock, IdempotencyKeyTakenError, Repositories, SaveResult
 from budget.service_layer.steps import MAX_ATTEMPTS
 from contracts.identity import Caller
 from contracts.ids import OwnerId, TokenTypeId
@@ -27,32 +33,32 @@ class CreditResult:
     replayed: bool
 
 
-class _KeyRace(Exception):
+class _KeyRaceError(Exception):
     """A concurrent request with the same idempotency key committed first."""
 
 
 def require_admin(caller: Caller) -> None:
     """Refuse a caller without the admin role."""
     if not caller.is_admin:
-        raise Forbidden("This call needs the budget:admin role.")
+        raise ForbiddenError("This call needs the budget:admin role.")
 
 
-async def create_token_type(uow: UnitOfWork, caller: Caller, code: str, name: str) -> TokenType:
+async def create_token_type(repos: Repositories, caller: Caller, code: str, name: str) -> TokenType:
     """Add a token type (admin); its code is unique."""
     require_admin(caller)
     token_type = TokenType(id=uuid4(), code=code, name=name)
-    if not await uow.token_types.add(token_type):
-        raise Conflict(f"Token type {code!r} already exists.", code="duplicate_code")
+    if not await repos.token_types.add(token_type):
+        raise ConflictError(f"Token type {code!r} already exists.", code="duplicate_code")
     return token_type
 
 
-async def list_token_types(uow: UnitOfWork) -> Sequence[TokenType]:
+async def list_token_types(repos: Repositories) -> Sequence[TokenType]:
     """Every token type, by code."""
-    return await uow.token_types.list()
+    return await repos.token_types.list()
 
 
 async def credit(
-    uow: UnitOfWork,
+    repos: Repositories,
     clock: Clock,
     caller: Caller,
     request: CreditRequest,
@@ -61,21 +67,21 @@ async def credit(
     """Credit an owner (admin); a repeated `idempotency_key` returns the first entry."""
     require_admin(caller)
     try:
-        return await _credit_once(uow, clock, caller, request, idempotency_key)
-    except _KeyRace:
+        return await _credit_once(repos, clock, caller, request, idempotency_key)
+    except _KeyRaceError:
         # The other request committed; this second pass finds its entry and replays it.
-        return await _credit_once(uow, clock, caller, request, idempotency_key)
+        return await _credit_once(repos, clock, caller, request, idempotency_key)
 
 
 async def _credit_once(
-    uow: UnitOfWork,
+    repos: Repositories,
     clock: Clock,
     caller: Caller,
     request: CreditRequest,
     key: str | None,
 ) -> CreditResult:
     """One load and one save of the account, again if another step saved it in between."""
-    async with uow.accounts.open() as accounts:
+    async with repos.accounts.open() as accounts:
         for _ in range(MAX_ATTEMPTS):
             view = await accounts.load_for_credit(
                 request.owner_id, request.token_type_id, caller.owner_id, key
@@ -84,7 +90,7 @@ async def _credit_once(
                 _check_same_request(view.first, request)
                 return CreditResult(view.first, replayed=True)
             if view.account is None:
-                raise NotFound(f"Token type {request.token_type_id} does not exist.")
+                raise NotFoundError(f"Token type {request.token_type_id} does not exist.")
             try:
                 entry = view.account.credit(
                     request.amount,
@@ -93,15 +99,15 @@ async def _credit_once(
                     created_by=caller.owner_id,
                     idempotency_key=key,
                 )
-            except BalanceLimitExceeded as exc:
-                raise Unprocessable(str(exc), code="balance_limit") from exc
+            except BalanceLimitExceededError as exc:
+                raise UnprocessableError(str(exc), code="balance_limit") from exc
             try:
                 saved = await accounts.save(view.account)
-            except IdempotencyKeyTaken as exc:
-                raise _KeyRace from exc
+            except IdempotencyKeyTakenError as exc:
+                raise _KeyRaceError from exc
             if saved is SaveResult.SAVED:
                 return CreditResult(entry, replayed=False)
-    raise AccountBusy(f"Account of owner {request.owner_id} kept changing; retry.")
+    raise AccountBusyError(f"Account of owner {request.owner_id} kept changing; retry.")
 
 
 def _check_same_request(first: LedgerEntry, request: CreditRequest) -> None:
@@ -112,23 +118,23 @@ def _check_same_request(first: LedgerEntry, request: CreditRequest) -> None:
         request.reason,
     )
     if not same:
-        raise Unprocessable(
+        raise UnprocessableError(
             "This Idempotency-Key was already used for a different credit.",
             code="idempotency_key_reused",
         )
 
 
-async def balances(uow: UnitOfWork, clock: Clock, caller: Caller) -> Sequence[Balance]:
+async def balances(repos: Repositories, clock: Clock, caller: Caller) -> Sequence[Balance]:
     """The caller's balances, with unexpired active holds counted as held."""
-    return await uow.ledger.balances(caller.owner_id, clock())
+    return await repos.ledger.balances(caller.owner_id, clock())
 
 
 async def ledger_page(
-    uow: UnitOfWork,
+    repos: Repositories,
     caller: Caller,
     token_type_id: UUID | None,
     before_seq: int | None,
     limit: int,
 ) -> tuple[Sequence[LedgerEntry], int | None]:
     """One page of the caller's ledger, newest first."""
-    return await uow.ledger.page(caller.owner_id, token_type_id, before_seq, limit)
+    return await repos.ledger.page(caller.owner_id, token_type_id, before_seq, limit)

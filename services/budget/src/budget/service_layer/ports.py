@@ -83,7 +83,7 @@ class SaveItem:
     event_type: str | None = None
 
 
-class IdempotencyKeyTaken(Exception):
+class IdempotencyKeyTakenError(Exception):
     """A save's credit reused an idempotency key that another credit committed with first."""
 
 
@@ -115,7 +115,7 @@ class AccountStore(Protocol):
         self, account: Account, *, event_id: UUID | None = None, event_type: str | None = None
     ) -> SaveResult:
         """Write the account's changes (and record `event_id`) iff its version is unchanged;
-        `IdempotencyKeyTaken` if its credit's key was used first by another."""
+        `IdempotencyKeyTakenError` if its credit's key was used first by another."""
         ...
 
     async def load_for_credit(
@@ -143,9 +143,10 @@ class Accounts(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One repository per aggregate, and the read side. Every write is one statement (the
-    `Account`'s save, an insert), so no use case holds a transaction across calls."""
+class Repositories(Protocol):
+    """One repository per aggregate, and the read side: not a unit of work, since there is no
+    transaction to share. Every write is one statement (the `Account`'s save, an insert), so no
+    use case holds a transaction across calls."""
 
     @property
     def accounts(self) -> Accounts: ...

@@ -7,8 +7,8 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from budget.domain.account import Account
-from budget.service_layer.errors import AccountBusy
-from budget.service_layer.ports import Clock, SaveResult, UnitOfWork
+from budget.service_layer.errors import AccountBusyError
+from budget.service_layer.ports import Clock, Repositories, SaveResult
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class StepResult(Generic[T]):
 
 
 async def run_step(
-    uow: UnitOfWork,
+    repos: Repositories,
     clock: Clock,
     owner_id: UUID,
     task_id: UUID,
@@ -44,7 +44,7 @@ async def run_step(
     """`decide` on the freshly loaded account at `now`, then save it: one query, one statement."""
     event_id = event.event_id if event else None
     # One connection for every attempt: deciding is pure, so it is held only for the queries.
-    async with uow.accounts.open() as accounts:
+    async with repos.accounts.open() as accounts:
         for _ in range(MAX_ATTEMPTS):
             now = clock()
             account, seen = await accounts.load(
@@ -62,4 +62,4 @@ async def run_step(
                 return StepResult(value)
             if saved is SaveResult.DUPLICATE:
                 return StepResult(None, duplicate=True)
-    raise AccountBusy(f"Account of owner {owner_id} kept changing; retry.")
+    raise AccountBusyError(f"Account of owner {owner_id} kept changing; retry.")

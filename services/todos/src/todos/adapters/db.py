@@ -23,6 +23,7 @@ class DbLimits:
     pool_timeout: float = 5.0  # waiting for a pooled connection
     connect_timeout: float = 3.0
     command_timeout: float = 10.0  # one statement, client side (below the gateway's 15 s)
+    lock_timeout: float = 0.0  # waiting for a row lock; 0 waits as long as the statement may
     # The server ends a session left idle inside a transaction (a frozen process) and so
     # frees its row locks. Above the relay's publish timeout (5 s): the relay keeps its claim
     # transaction open while the broker confirms.
@@ -39,6 +40,7 @@ def make_engine(url: str, *, pool_size: int = 10, limits: DbLimits | None = None
     limits = limits or DbLimits()
     server_settings = {
         "idle_in_transaction_session_timeout": _ms(limits.idle_in_transaction_timeout),
+        "lock_timeout": _ms(limits.lock_timeout),
     }
     parsed, ssl = tls_mode(make_url(url))
     connect_args: dict[str, Any] = {
@@ -126,7 +128,7 @@ async def is_reachable(engine: AsyncEngine) -> bool:
 
 
 class DriverPool:
-    """A plain asyncpg pool for the hot path (no SQLAlchemy checkout per statement).
+    """A plain asyncpg pool for the hot paths (no SQLAlchemy checkout per statement).
 
     Made by the composition root, opened on first use (nothing connects before), fixed size,
     the same bounds and TLS rule as `make_engine`; asyncpg keeps each connection's prepared
@@ -183,8 +185,10 @@ class DriverPool:
                     server_settings={
                         "idle_in_transaction_session_timeout": _ms(
                             limits.idle_in_transaction_timeout
-                        )
+                        ),
+                        "lock_timeout": _ms(limits.lock_timeout),
                     },
+                    max_inactive_connection_lifetime=1800,  # as the engine's `pool_recycle`
                 )
             return self._pool
 

@@ -35,7 +35,7 @@ QUEUED_FRACTION = 0.05
 RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # then 0.4 s between tries, while the budget lasts
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     """A connect error or 5xx: worth another try inside the timeout."""
 
 
@@ -175,8 +175,8 @@ class HttpHookGate:
             try:
                 status, content = await self._client.post(url, body, headers)
                 if status >= 500:
-                    raise _Retryable(f"HTTP {status}")
-            except (HookConnectError, _Retryable):
+                    raise _RetryableError(f"HTTP {status}")
+            except (HookConnectError, _RetryableError):
                 await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
                 attempt += 1
                 continue

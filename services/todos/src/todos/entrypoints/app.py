@@ -8,13 +8,14 @@ from fastapi import FastAPI
 from todos import tracing
 from todos.bootstrap import Container, bootstrap
 from todos.config import Settings
-from todos.entrypoints import health, tasks
+from todos.entrypoints import health, tasks_api
 from todos.entrypoints.body_limit import install_body_limit
+from todos.entrypoints.errors import install_error_handlers
 from todos.entrypoints.observability import RequestContextMiddleware
 from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
+from todos.logs import configure_logging
 from todos.metrics import watch_breakers
-from todos.observability import configure_logging
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -37,11 +38,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         title="todos-service", version="0.1.0", lifespan=lifespan, root_path_in_servers=False
     )
     install_problem_handlers(app)
+    install_error_handlers(app)
     install_openapi(app)
-    tasks.install_task_errors(app)
     app.add_middleware(RequestContextMiddleware)
     install_body_limit(app, settings.max_body_bytes)  # outermost: before any body is read
     tracing.instrument_app(app)
     app.include_router(health.router)
-    app.include_router(tasks.router)
+    app.include_router(tasks_api.router)
     return app

@@ -1,7 +1,7 @@
-"""The dependencies routes declare, as `Annotated` aliases (one file, one idiom).
+"""What routes depend on, as `Annotated` aliases (one file, one idiom).
 
-`CurrentCaller` is the verified caller (401 problem otherwise), `Tasks` the task use cases
-bound by the composition root, `Resources` the container for the internal endpoints.
+`CurrentCaller` is the verified caller (401 problem otherwise); `Resources` the container the
+composition root built, whose ports a route hands to the use case it calls.
 """
 
 from typing import Annotated
@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from contracts.identity import Caller
 from todos.auth import UnauthenticatedError
 from todos.bootstrap import Container
-from todos.service_layer.application import TaskUseCases
 
 
 async def _container(request: Request) -> Container:
@@ -31,9 +30,4 @@ async def _current_caller(request: Request, container: Resources) -> Caller:
     return container.jwt_verifier.verify(token.strip())
 
 
-async def _tasks(container: Resources) -> TaskUseCases:
-    return container.tasks
-
-
 CurrentCaller = Annotated[Caller, Depends(_current_caller)]
-Tasks = Annotated[TaskUseCases, Depends(_tasks)]

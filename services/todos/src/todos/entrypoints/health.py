@@ -1,6 +1,7 @@
 """Liveness, readiness and metrics: internal endpoints the gateway never exposes."""
 
 import asyncio
+import contextlib
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -53,16 +54,16 @@ def _schema_gate(request: Request) -> SchemaGate:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     container: Container = request.app.state.container
-    await _refresh_outbox_gauges(container)
+    # A scrape must answer even when the database does not: the gauges keep their last value.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await _refresh_gauges(container)
     return await asyncio.to_thread(metrics_response)
 
 
-async def _refresh_outbox_gauges(container: Container) -> None:
-    """Outbox backlog computed at scrape (cheap: a partial index holds only unsent rows)."""
-    try:
-        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS), container.engine.connect() as conn:
-            count, age = await backlog(conn)
-    except Exception:  # a scrape must still answer while the database is down
-        return
+async def _refresh_gauges(container: Container) -> None:
+    """The outbox backlog (cheap: a partial index holds only unsent rows)."""
+    async with container.engine.connect() as conn:
+        count, age = await backlog(conn)
     OUTBOX_UNSENT.set(count)
     OUTBOX_OLDEST_AGE.set(age)

@@ -1,7 +1,9 @@
-"""Per-request observability at the HTTP edge: the request id, one log line, HTTP metrics.
+"""Per-request observability at the HTTP edge: the request id, metrics, and a log line for
+server errors and slow answers.
 
 The request id comes from `X-Request-ID` (set by the gateway) or is made here; it is bound to
-every log line of the request (see `todos.observability`) and returned in the response.
+every log line of the request and returned in the response; code outside the entrypoints reads
+it with `todos.logs.current_request_id()`.
 """
 
 import re
@@ -29,7 +31,8 @@ SLOW_REQUEST_SECONDS = 1.0
 
 
 class RequestContextMiddleware:
-    """Binds the request id, echoes it back, and records one log line and metrics per request."""
+    """Binds the request id, echoes it back, records metrics per request, and a log line for
+    server errors and slow answers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -55,7 +55,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnauthenticatedError, _on_unauthenticated)
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
-    # asyncpg's own errors reach here from the completion path, which uses the driver connection.
+    # asyncpg's own errors reach here from the hot paths, which use the driver connection.
     for outage in (
         SQLAlchemyError,
         asyncpg.PostgresError,

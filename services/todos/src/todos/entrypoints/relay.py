@@ -9,7 +9,7 @@ from prometheus_client import start_http_server
 from todos import tracing
 from todos.bootstrap import bootstrap_relay
 from todos.config import Settings
-from todos.observability import configure_logging
+from todos.logs import configure_logging
 
 log = structlog.get_logger("relay")
 

@@ -1,8 +1,8 @@
-"""Structured JSON logs and the request id they carry (no web framework here).
+"""Structured JSON logs for every todos process, and the request id bound to them.
 
 The HTTP middleware (`entrypoints/observability.py`) binds the request id of each request;
-adapters read it with `current_request_id()` to stamp it on the events it causes
-(`correlationid`).
+the service layer and adapters read it with `current_request_id()` (to stamp it on what they
+write), without importing any entrypoint.
 """
 
 import logging
@@ -27,7 +27,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(name)s %(message)s")
-    # httpx logs every request at INFO (each hook call): an access log on the hot path.
+    # httpx logs every request at INFO: an access log on a hot path.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 

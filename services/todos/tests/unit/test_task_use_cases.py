@@ -10,7 +10,7 @@ from contracts.ids import OwnerId, TaskId
 from tests.unit.fakes import FakeClock, FakeHookGate, FakeUnitOfWork
 from todos.domain.hook_verdict import AnswerKind, HookAnswer
 from todos.domain.model import Task, TaskAlreadyCompletedError, TaskStatus
-from todos.service_layer import services
+from todos.service_layer import tasks
 from todos.service_layer.errors import (
     CompletionVetoedError,
     HookUnavailableError,
@@ -38,7 +38,7 @@ OWNER = OwnerId(uuid4())
 
 
 async def _new(uow: FakeUnitOfWork, clock: FakeClock, title: str = "t") -> Task:
-    task = await services.create_task(uow, clock, OWNER, title, None)
+    task = await tasks.create_task(uow, clock, OWNER, title, None)
     uow.outbox.clear()
     return task
 
@@ -46,7 +46,7 @@ async def _new(uow: FakeUnitOfWork, clock: FakeClock, title: str = "t") -> Task:
 async def test_create_commits_the_task_with_its_event(
     uow: FakeUnitOfWork, clock: FakeClock
 ) -> None:
-    task = await services.create_task(uow, clock, OWNER, "Buy milk", "2 l")
+    task = await tasks.create_task(uow, clock, OWNER, "Buy milk", "2 l")
     assert uow.repo.rows[task.id].title == "Buy milk"
     assert [type(e) for e in uow.outbox] == [TaskCreated]
 
@@ -55,18 +55,18 @@ async def test_another_owner_gets_not_found(uow: FakeUnitOfWork, clock: FakeCloc
     task = await _new(uow, clock)
     stranger = OwnerId(uuid4())
     with pytest.raises(TaskNotFoundError):
-        await services.get_task(uow, stranger, task.id)
+        await tasks.get_task(uow, stranger, task.id)
     with pytest.raises(TaskNotFoundError):
-        await services.delete_task(uow, clock, stranger, task.id)
+        await tasks.delete_task(uow, clock, stranger, task.id)
     with pytest.raises(TaskNotFoundError):
-        await services.complete_task(uow, clock, FakeHookGate(), stranger, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(), stranger, task.id)
     assert uow.repo.rows[task.id].status is TaskStatus.OPEN
     assert uow.outbox == []
 
 
 async def test_complete_without_hooks(uow: FakeUnitOfWork, clock: FakeClock) -> None:
     task = await _new(uow, clock)
-    done = await services.complete_task(uow, clock, FakeHookGate(), OWNER, task.id)
+    done = await tasks.complete_task(uow, clock, FakeHookGate(), OWNER, task.id)
     assert done.status is TaskStatus.COMPLETED
     assert [type(e) for e in uow.outbox] == [TaskCompleted]
 
@@ -75,10 +75,10 @@ async def test_complete_an_already_completed_task_asks_nobody(
     uow: FakeUnitOfWork, clock: FakeClock
 ) -> None:
     task = await _new(uow, clock)
-    first = await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
+    first = await tasks.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
     uow.outbox.clear()
     hooks = FakeHookGate(ALLOW)
-    again = await services.complete_task(uow, clock, hooks, OWNER, task.id)
+    again = await tasks.complete_task(uow, clock, hooks, OWNER, task.id)
     assert again.completed_at == first.completed_at
     assert hooks.calls == []
     assert uow.outbox == []
@@ -89,7 +89,7 @@ async def test_a_lone_veto_leaves_the_task_open_and_publishes_nothing(
 ) -> None:
     task = await _new(uow, clock)
     with pytest.raises(CompletionVetoedError) as caught:
-        await services.complete_task(uow, clock, FakeHookGate(VETO), OWNER, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(VETO), OWNER, task.id)
     assert caught.value.vetoed_by == ["budget"]
     assert caught.value.reasons == ["Insufficient budget"]
     assert uow.repo.rows[task.id].status is TaskStatus.OPEN
@@ -102,7 +102,7 @@ async def test_a_veto_after_another_hook_allowed_records_completion_aborted(
     task = await _new(uow, clock)
     other_veto = HookAnswer("policy", AnswerKind.VETO, reason="frozen")
     with pytest.raises(CompletionVetoedError) as caught:
-        await services.complete_task(uow, clock, FakeHookGate(ALLOW, other_veto), OWNER, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(ALLOW, other_veto), OWNER, task.id)
     assert caught.value.vetoed_by == ["policy"]
     [event] = uow.outbox
     assert isinstance(event, TaskCompletionAborted)
@@ -115,7 +115,7 @@ async def test_a_failed_hook_under_fail_is_unavailable(
 ) -> None:
     task = await _new(uow, clock)
     with pytest.raises(HookUnavailableError) as caught:
-        await services.complete_task(uow, clock, FakeHookGate(ALLOW, FAILED), OWNER, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(ALLOW, FAILED), OWNER, task.id)
     assert caught.value.hooks == ["audit"]
     assert [type(e) for e in uow.outbox] == [TaskCompletionAborted]
     assert uow.repo.rows[task.id].status is TaskStatus.OPEN
@@ -125,7 +125,7 @@ async def test_a_failed_hook_under_ignore_counts_as_allow(
     uow: FakeUnitOfWork, clock: FakeClock
 ) -> None:
     task = await _new(uow, clock)
-    done = await services.complete_task(
+    done = await tasks.complete_task(
         uow, clock, FakeHookGate(ALLOW, FAILED_IGNORED), OWNER, task.id
     )
     assert done.status is TaskStatus.COMPLETED
@@ -137,7 +137,7 @@ async def test_losing_a_concurrent_completion_returns_the_winner_without_an_even
 ) -> None:
     task = await _new(uow, clock)
     uow.repo.lose_next_completion = True
-    done = await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
+    done = await tasks.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
     assert done.status is TaskStatus.COMPLETED
     assert uow.outbox == []
 
@@ -148,7 +148,7 @@ async def test_a_failed_commit_after_allow_records_completion_aborted(
     task = await _new(uow, clock)
     uow.fail_commit = True
     with pytest.raises(ConnectionError):
-        await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
     assert [type(e) for e in uow.outbox] == [TaskCompletionAborted]
     assert uow.repo.rows[task.id].status is TaskStatus.OPEN
 
@@ -159,22 +159,22 @@ async def test_an_abort_that_cannot_be_stored_yet_is_stored_once_the_database_is
     task = await _new(uow, clock)
     uow.failing_commits = 3  # the completion, the abort, and its first background try
     with pytest.raises(ConnectionError):
-        await services.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
+        await tasks.complete_task(uow, clock, FakeHookGate(ALLOW), OWNER, task.id)
     assert uow.outbox == []
-    await asyncio.sleep(sum(services.ABORT_RETRY_DELAYS[:2]) + 0.5)  # the second try works
+    await asyncio.sleep(sum(tasks.ABORT_RETRY_DELAYS[:2]) + 0.5)  # the second try works
     assert [type(e) for e in uow.outbox] == [TaskCompletionAborted]
 
 
 async def test_edit_refuses_a_completed_task(uow: FakeUnitOfWork, clock: FakeClock) -> None:
     task = await _new(uow, clock)
-    await services.complete_task(uow, clock, FakeHookGate(), OWNER, task.id)
+    await tasks.complete_task(uow, clock, FakeHookGate(), OWNER, task.id)
     with pytest.raises(TaskAlreadyCompletedError):
-        await services.edit_task(uow, clock, OWNER, task.id, title="x", description=None)
+        await tasks.edit_task(uow, clock, OWNER, task.id, title="x", description=None)
 
 
 async def test_delete_records_deleted(uow: FakeUnitOfWork, clock: FakeClock) -> None:
     task = await _new(uow, clock)
-    await services.delete_task(uow, clock, OWNER, task.id)
+    await tasks.delete_task(uow, clock, OWNER, task.id)
     assert task.id not in uow.repo.rows
     assert [type(e) for e in uow.outbox] == [TaskDeleted]
 
@@ -184,7 +184,7 @@ async def test_pages_walk_newest_first_without_gaps(uow: FakeUnitOfWork, clock: 
     seen: list[TaskId] = []
     cursor = None
     while True:
-        page = await services.list_tasks(uow, OWNER, status=None, limit=2, cursor=cursor)
+        page = await tasks.list_tasks(uow, OWNER, status=None, limit=2, cursor=cursor)
         seen += [t.id for t in page.items]
         if page.next_cursor is None:
             break
@@ -194,4 +194,4 @@ async def test_pages_walk_newest_first_without_gaps(uow: FakeUnitOfWork, clock: 
 
 async def test_a_bad_cursor_is_refused(uow: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidCursorError):
-        await services.list_tasks(uow, OWNER, status=None, limit=2, cursor="garbage!")
+        await tasks.list_tasks(uow, OWNER, status=None, limit=2, cursor="garbage!")

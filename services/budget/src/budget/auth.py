@@ -1,6 +1,11 @@
-"""Bearer JWT verification (RS256, `aud`, `exp`): who the caller is, for any entrypoint."""
+"""Bearer JWT verification (RS256, `aud`, `exp`): the token's claims as a `Caller`.
+
+No web framework here: the HTTP edge (`entrypoints/deps.py`) extracts the token and maps
+`UnauthenticatedError` to 401.
+"""
 
 import json
+import time
 from typing import Any
 from uuid import UUID
 
@@ -10,9 +15,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from contracts.identity import Caller
 from contracts.ids import OwnerId
 
+VERIFIED_CACHE_SIZE = 4096
 
-class InvalidToken(Exception):
-    """The token does not name a caller (bad signature, audience, expiry or claims)."""
+
+class UnauthenticatedError(Exception):
+    """No usable bearer token: missing, expired, badly signed, or no key to check it."""
 
 
 class JwtVerifier:
@@ -20,6 +27,7 @@ class JwtVerifier:
 
     def __init__(self, key_material: str, audience: str) -> None:
         self._audience = audience
+        self._verified: dict[str, tuple[Caller, float]] = {}
         self._keys: dict[str | None, Any]
         if key_material.lstrip().startswith("{"):
             jwks = jwt.PyJWKSet.from_dict(json.loads(key_material))
@@ -28,7 +36,21 @@ class JwtVerifier:
             self._keys = {None: load_pem_public_key(key_material.encode())}
 
     def verify(self, token: str) -> Caller:
-        """The caller the token names; `InvalidToken` otherwise."""
+        """The caller the token names, or `UnauthenticatedError`.
+
+        A token verified before is answered from a small cache until its `exp` (the same
+        bytes verify the same way): a client reuses its token for many requests.
+        """
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        caller, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # rare; simpler than LRU and bounded all the same
+        self._verified[token] = (caller, expires)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -43,8 +65,8 @@ class JwtVerifier:
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise jwt.InvalidTokenError("roles must be a list of strings")
         except (jwt.InvalidTokenError, ValueError) as exc:
-            raise InvalidToken(f"Invalid token: {exc}") from exc
-        return Caller(owner_id=owner_id, roles=frozenset(roles))
+            raise UnauthenticatedError(f"Invalid token: {exc}") from exc
+        return Caller(owner_id=owner_id, roles=frozenset(roles)), float(claims["exp"])
 
     def _key_for(self, token: str) -> Any:
         if None in self._keys:
