@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -19,7 +20,10 @@ from pathlib import Path
 
 SKIP_DIRS = {"node_modules", ".venv", ".tools", ".cache", ".git", "dist", ".dev"}
 EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, mailto:, ...
-INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
+INLINE_LINK = re.compile(
+    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]"  # [text], one level of brackets inside
+    r"\(\s*(<[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)"  # (target "title")
+)
 REFERENCE_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)")
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 HTML_ANCHOR = re.compile(r"<a\s+[^>]*(?:name|id)=\"([^\"]+)\"", re.IGNORECASE)
@@ -110,9 +114,12 @@ def check_file(path: Path, root: Path) -> list[str]:
 
 def markdown_files(root: Path) -> list[Path]:
     """Every tracked Markdown file under root (every one found, when root is not in git)."""
+    git = shutil.which("git")
     try:
-        listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", "*.md"],
+        if git is None:
+            raise OSError("git not found")
+        listed = subprocess.run(  # noqa: S603 - a fixed git command, no shell
+            [git, "-C", str(root), "ls-files", "-z", "--", "*.md"],
             capture_output=True,
             check=True,
             text=True,
