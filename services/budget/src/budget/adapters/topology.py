@@ -15,10 +15,10 @@ Dead-lettering is at-least-once (the DLQ confirms before the source drops the me
 RabbitMQ only allows together with `overflow=reject-publish`.
 
 The queue is bound to the exact event types budget has a handler for, never to a version
-wildcard: a `.v2` published beside `.v1` (SPEC section 7) is parked by the exchange's alternate
-exchange instead of being dead-lettered here as unknown. The deployment declares the same
-topology (`definitions`, loaded by the broker at boot) so that no event is published before
-this queue exists.
+wildcard: a `.v2` published beside `.v1` (docs/architecture.md#events) is parked by the
+exchange's alternate exchange instead of being dead-lettered here as unknown. The deployment
+declares the same topology (`definitions`, loaded by the broker at boot) so that no event is
+published before this queue exists.
 """
 
 from dataclasses import dataclass
