@@ -142,8 +142,8 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 # Offline: no Docker engine or cluster needed, only kubectl (for `kubectl kustomize`).
 validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline; Markdown links
 	$(RUN) python deploy/validate/validate_deploy.py
-	$(RUN) python scripts/check_links.py
 	$(PYTEST) deploy/validate/tests
+	$(RUN) python scripts/check_links.py
 
 k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
 	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"

@@ -2,7 +2,7 @@
 
 Usage: python scripts/check_links.py [--root DIR] [FILE.md ...]
 
-Without files it checks every tracked *.md (git ls-files; a walk of DIR outside git).
+Without files it checks every *.md git tracks or would track (a walk of DIR outside git).
 Links to http(s)/mailto are not fetched. An anchor is checked against the target's headings,
 slugged as GitHub slugs them, and against explicit `<a name|id="...">` anchors. Exit 1 lists
 every broken link as `file:line: target (reason)`.
@@ -113,13 +113,13 @@ def check_file(path: Path, root: Path) -> list[str]:
 
 
 def markdown_files(root: Path) -> list[Path]:
-    """Every tracked Markdown file under root (every one found, when root is not in git)."""
+    """Every Markdown file git tracks or would track under root (all of them outside git)."""
     git = shutil.which("git")
     try:
         if git is None:
             raise OSError("git not found")
         listed = subprocess.run(  # noqa: S603 - a fixed git command, no shell
-            [git, "-C", str(root), "ls-files", "-z", "--", "*.md"],
+            [git, "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard", "--", "*.md"],
             capture_output=True,
             check=True,
             text=True,
