@@ -163,7 +163,7 @@ demo: ## against a running stack: veto -> credit -> complete -> debit, told read
 test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
 
-screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
+screenshots: install chromium ## rerun the browser test, saving the UI's screenshots in docs/ (docs/web-ui.md)
 	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
 # One run, ~3 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the

@@ -10,7 +10,7 @@ Queue arguments cannot change on an existing queue (RabbitMQ refuses the declare
 PRECONDITION_FAILED), and a `delivery-limit` policy cannot raise an argument's limit (the broker
 applies the smaller of the two): it can only lower it. A queue an earlier release made with
 other arguments (the delivery limit of 5) is therefore used as it is, with a warning, until an
-operator re-creates it with these arguments (README: upgrading a queue made with the old limit).
+operator re-creates it with these arguments (docs/operations.md#topology).
 Dead-lettering is at-least-once (the DLQ confirms before the source drops the message), which
 RabbitMQ only allows together with `overflow=reject-publish`.
 
@@ -88,7 +88,7 @@ class Topology:
                 queue=self.queue,
                 wanted=self.queue_arguments,
                 refused=str(exc),
-                fix="re-create the queue with these arguments (README: upgrading a queue)",
+                fix="re-create the queue with these arguments (docs/operations.md#topology)",
             )
             return await channel.get_queue(self.queue, ensure=True)
         finally:
