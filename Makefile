@@ -141,9 +141,10 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 	$(PYTEST) services/budget/tests/api services/budget/tests/integration
 
 # Offline: no Docker engine or cluster needed, only kubectl (for `kubectl kustomize`).
-validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline
+validate: install ## docker-compose.yml and every kustomize overlay against their schemas, offline; Markdown links
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(PYTEST) deploy/validate/tests
+	$(RUN) python scripts/check_links.py
 
 k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
 	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"
@@ -163,7 +164,7 @@ demo: ## against a running stack: veto -> credit -> complete -> debit, told read
 test-e2e: install chromium ## end-to-end: starts its own stack (ports 18xxx, *_e2e databases) and tests through the gateway, the UI in chromium
 	$(PYTEST) tests-e2e/tests
 
-screenshots: install chromium ## rerun the browser test, saving the README's screenshots in docs/
+screenshots: install chromium ## rerun the browser test, saving the UI's screenshots in docs/ (docs/web-ui.md)
 	E2E_SCREENSHOTS=$(CURDIR)/docs $(PYTEST) tests-e2e/tests/test_ui.py
 
 # One run, ~3 min: the stack (ports 30xxx, *_bench databases) and the inline peer under the

@@ -42,7 +42,7 @@ def _definitions(admin: str, todos: str, budget: str) -> str:
         {"name": "todos", "password": todos, "tags": []},
         {"name": "budget", "password": budget, "tags": []},
     ]
-    # One user per service, each limited to its own resources (see deploy/k8s/README.md).
+    # One user per service, each limited to its own resources (see docs/deployment.md).
     permissions = [
         {"user": "admin", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"},
         {

@@ -5,7 +5,7 @@ assets come from `/assets/`. It also answers `POST /dev/token` `{"owner_id", "ad
 token signed with the development key, so the browser signs in without ever holding a key;
 only to a page on this machine (Host and Origin are loopback) and only for a JSON body.
 In compose and Kubernetes an nginx image serves the same files and `/dev/token` does not exist:
-there the token comes from the identity provider (README, "The web UI").
+there the token comes from the identity provider (docs/web-ui.md#signing-in).
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def placeholder_errors(resources: Iterable[Resource]) -> Iterator[str]:
         for key, value in _secret_values(r):
             lowered = value.lower()
             if any(marker in lowered for marker in PLACEHOLDER_MARKERS) or "guest:guest" in lowered:
-                yield f"{_name(r)}: {key} holds a placeholder (generate it: deploy/k8s/README.md)"
+                yield f"{_name(r)}: {key} holds a placeholder (generate it: docs/deployment.md)"
 
 
 def check(overlay: Path) -> str:

@@ -2,7 +2,7 @@
 
 Nothing is stubbed but one answer (a `hook_unavailable` 503, which needs a dead budget-api):
 the story runs on the same stack as the API tests. With E2E_SCREENSHOTS=<dir> (`make
-screenshots` passes docs/) it saves the README's screenshots there.
+screenshots` passes docs/) it saves the screenshots of docs/web-ui.md there.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    """Where screenshots go: E2E_SCREENSHOTS (the README's docs/) or a temp dir."""
+    """Where screenshots go: E2E_SCREENSHOTS (docs/, for docs/web-ui.md) or a temp dir."""
     target = Path(os.environ.get("E2E_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     return target

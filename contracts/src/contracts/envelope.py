@@ -94,7 +94,7 @@ def build_envelope(
 
 
 def to_amqp(envelope: CloudEvent) -> AmqpMessage:
-    """Serialise an envelope to the AMQP body and properties of SPEC section 7."""
+    """Serialise an envelope to its AMQP body and properties (docs/architecture.md#events)."""
     return AmqpMessage(
         body=envelope.model_dump_json(exclude_none=True).encode(),
         routing_key=envelope.type,

@@ -1,4 +1,7 @@
-"""Who is calling: the claims both services read from a verified JWT (SPEC section 3)."""
+"""Who is calling: the claims both services read from a verified JWT.
+
+See docs/architecture.md#identity.
+"""
 
 from dataclasses import dataclass
 

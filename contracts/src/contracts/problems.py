@@ -1,4 +1,4 @@
-"""The RFC 9457 problem document every 4xx/5xx answer carries (SPEC section 9)."""
+"""The RFC 9457 problem document every 4xx/5xx answer carries (docs/architecture.md#errors)."""
 
 from pydantic import BaseModel, ConfigDict
 

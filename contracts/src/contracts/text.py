@@ -1,4 +1,6 @@
-"""Text on the wire: strings every JSON encoder and PostgreSQL `text` can carry (SPEC section 9).
+"""Text on the wire: strings every JSON encoder and PostgreSQL `text` can carry.
+
+Bad input is refused at the boundary (docs/architecture.md#errors).
 
 A JSON string may spell U+0000 or a lone UTF-16 surrogate ("\\ud800"); PostgreSQL cannot store
 the first and UTF-8 cannot encode the second, so both are refused where input enters.

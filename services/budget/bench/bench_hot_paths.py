@@ -267,7 +267,7 @@ async def bench_hook(engine: AsyncEngine) -> str:
 
 
 def _message(amqp: AmqpMessage) -> aio_pika.Message:
-    """The message todos' relay would send (SPEC 7: properties mirror the envelope)."""
+    """The message todos' relay would send (properties mirror the envelope)."""
     return aio_pika.Message(
         amqp.body,
         content_type=amqp.content_type,

@@ -5,7 +5,7 @@ import { devSignIn, fromToken, type Session } from "./session";
 /**
  * Development: pick or generate an owner, with an admin switch; the launcher's web server signs
  * the token with the development key (the browser never sees a key). Production: a token from
- * the identity provider, pasted here or handed over by its sign-in redirect (see README).
+ * the identity provider, pasted here or handed over by its sign-in redirect (docs/web-ui.md#signing-in).
  */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [owner, setOwner] = useState(uuid4);

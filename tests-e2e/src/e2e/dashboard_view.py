@@ -4,7 +4,7 @@
 
 Each panel runs its own PromQL (the dashboard JSON's targets) through Prometheus'
 `query_range` and draws the series as lines, laid out by the panels' `gridPos`. For where no
-Grafana runs: the README's dashboard screenshot is this page in headless Chromium.
+Grafana runs: the dashboard picture of docs/operations.md is this page in headless Chromium.
 """
 
 from __future__ import annotations

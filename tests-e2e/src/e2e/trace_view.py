@@ -2,7 +2,7 @@
 
     python -m e2e.trace_view trace.json > trace.html
 
-For where no Jaeger runs: the README's trace screenshot is this page in headless Chromium.
+For where no Jaeger runs: the trace picture of docs/operations.md is this page in headless Chromium.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""SPEC section 9: bad input of any shape is a 4xx problem, never a 5xx (real app and database)."""
+"""Bad input of any shape is a 4xx problem, never a 5xx (real app and database).
+
+See docs/architecture.md#errors.
+"""
 
 import base64
 import time

@@ -1,4 +1,7 @@
-"""SPEC section 5: task costs, one per owner and task, owner-scoped, not deletable once charged."""
+"""Task costs: one per owner and task, owner-scoped, not deletable once charged.
+
+See docs/architecture.md#budget-api.
+"""
 
 from uuid import uuid4
 

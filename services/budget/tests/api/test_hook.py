@@ -1,4 +1,7 @@
-"""SPEC section 6, budget's side: signature checks, veto text, holds, expiry and the race."""
+"""The hook, budget's side: signature checks, veto text, holds, expiry and the race.
+
+See docs/architecture.md#the-hook.
+"""
 
 import asyncio
 import time

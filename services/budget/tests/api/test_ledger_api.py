@@ -1,4 +1,4 @@
-"""SPEC section 5: token types, credits (admin, idempotent), balances and the ledger."""
+"""Token types, credits (admin, idempotent), balances and the ledger (docs/architecture.md)."""
 
 from datetime import UTC, datetime
 from uuid import UUID, uuid4

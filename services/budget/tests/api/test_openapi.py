@@ -1,4 +1,7 @@
-"""The OpenAPI document states the problem answers the app really gives (SPEC section 9)."""
+"""The OpenAPI document states the problem answers the app really gives.
+
+See docs/architecture.md#errors.
+"""
 
 from uuid import uuid4
 

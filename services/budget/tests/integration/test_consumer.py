@@ -1,4 +1,4 @@
-"""The consumer against real RabbitMQ and PostgreSQL (SPEC section 8)."""
+"""The consumer against real RabbitMQ and PostgreSQL (docs/architecture.md#the-consumer)."""
 
 import json
 from collections.abc import Awaitable, Callable

@@ -1,4 +1,7 @@
-"""Every row of SPEC section 4 through the ASGI app on the real PostgreSQL."""
+"""Every row of the tasks API table through the ASGI app on the real PostgreSQL.
+
+See docs/architecture.md#tasks-api.
+"""
 
 from collections.abc import AsyncIterator
 from datetime import datetime

@@ -11,7 +11,7 @@ export type LedgerEntry = BudgetComponents["schemas"]["LedgerEntryOut"];
 export type TaskCost = BudgetComponents["schemas"]["TaskCostOut"];
 export type TokenType = BudgetComponents["schemas"]["TokenTypeOut"];
 
-/** An RFC 9457 problem document (SPEC section 9), with the extension fields we show. */
+/** An RFC 9457 problem document (docs/architecture.md#errors), with the extension fields we show. */
 export interface Problem {
   type?: string;
   title: string;

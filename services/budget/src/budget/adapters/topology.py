@@ -10,15 +10,15 @@ Queue arguments cannot change on an existing queue (RabbitMQ refuses the declare
 PRECONDITION_FAILED), and a `delivery-limit` policy cannot raise an argument's limit (the broker
 applies the smaller of the two): it can only lower it. A queue an earlier release made with
 other arguments (the delivery limit of 5) is therefore used as it is, with a warning, until an
-operator re-creates it with these arguments (README: upgrading a queue made with the old limit).
+operator re-creates it with these arguments (docs/operations.md#topology).
 Dead-lettering is at-least-once (the DLQ confirms before the source drops the message), which
 RabbitMQ only allows together with `overflow=reject-publish`.
 
 The queue is bound to the exact event types budget has a handler for, never to a version
-wildcard: a `.v2` published beside `.v1` (SPEC section 7) is parked by the exchange's alternate
-exchange instead of being dead-lettered here as unknown. The deployment declares the same
-topology (`definitions`, loaded by the broker at boot) so that no event is published before
-this queue exists.
+wildcard: a `.v2` published beside `.v1` (docs/architecture.md#events) is parked by the
+exchange's alternate exchange instead of being dead-lettered here as unknown. The deployment
+declares the same topology (`definitions`, loaded by the broker at boot) so that no event is
+published before this queue exists.
 """
 
 from dataclasses import dataclass
@@ -88,7 +88,7 @@ class Topology:
                 queue=self.queue,
                 wanted=self.queue_arguments,
                 refused=str(exc),
-                fix="re-create the queue with these arguments (README: upgrading a queue)",
+                fix="re-create the queue with these arguments (docs/operations.md#topology)",
             )
             return await channel.get_queue(self.queue, ensure=True)
         finally:

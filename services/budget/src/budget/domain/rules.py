@@ -40,7 +40,7 @@ def debited_balance(balance: int, amount: int) -> int:
 
 
 def veto_reason(amount: int, code: str, available: int) -> str:
-    """The veto text of SPEC section 6, word for word."""
+    """The veto text of the hook contract, word for word (docs/architecture.md#the-hook)."""
     return f"Insufficient budget: need {amount} {code}, have {available}"
 
 

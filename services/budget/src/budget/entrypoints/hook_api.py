@@ -33,7 +33,7 @@ ALLOW = Allow().model_dump_json().encode()
     HOOK_PATH,
     response_model=Allow | Veto,  # documented; the route answers the serialised bytes itself
     summary="todos.before_complete_task: veto, or hold the task's cost and allow",
-    description="Called by todos-service before it completes a task (SPEC section 6), signed "
+    description="Called by todos-service before it completes a task, signed "
     "with `X-Hook-Signature`. Not routed by the gateway.",
     responses=problems(401, 409, 422, 503),
     openapi_extra={

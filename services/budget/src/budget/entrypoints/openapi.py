@@ -1,4 +1,6 @@
-"""The OpenAPI document states every answer, errors included, as problem+json (SPEC section 9).
+"""The OpenAPI document states every answer, errors included, as problem+json.
+
+The problem format: docs/architecture.md#errors.
 
 Routes declare the problems their use case can answer with `responses=problems(...)`; the
 answers the framework gives by itself (400 unreadable body, 422 invalid request) are rewritten
@@ -59,7 +61,7 @@ SECURITY_SCHEMES = {
         "in": "header",
         "name": "X-Hook-Signature",
         "description": '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with a '
-        "shared hook secret (SPEC section 6); only todos-service calls it, never the gateway.",
+        "shared hook secret; only todos-service calls it, never the gateway.",
     },
 }
 # Request bodies as a person would send them (schemathesis sends them too).

@@ -1,4 +1,4 @@
-"""Request and response bodies of the budget API (SPEC section 5)."""
+"""Request and response bodies of the budget API (docs/architecture.md#budget-api)."""
 
 from datetime import datetime
 from typing import Annotated, Literal

@@ -1,4 +1,6 @@
-"""The OpenAPI document states every answer, errors included, as problem+json (SPEC section 9).
+"""The OpenAPI document states every answer, errors included, as problem+json.
+
+The problem format: docs/architecture.md#errors.
 
 Routes declare the problems their use case can answer with `responses=problems(...)`; the
 answers the framework gives by itself (400 unreadable body, 422 invalid request) are rewritten

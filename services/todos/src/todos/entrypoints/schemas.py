@@ -1,4 +1,4 @@
-"""The wire shapes of the tasks API (SPEC section 4)."""
+"""The wire shapes of the tasks API (docs/architecture.md#tasks-api)."""
 
 from typing import Annotated, Literal, Self
 from uuid import UUID
