@@ -86,15 +86,15 @@ def existing_values(out: Path) -> dict[str, str]:
     found: dict[str, str | None] = {}
     if (text := read("todos.env")) is not None:
         env = _env_file(text)
-        found["todos_db"] = _url_password(env.get("DATABASE_URL"))
-        found["todos_amqp"] = _url_password(env.get("AMQP_URL"))
-        hooks = json.loads(env.get("HOOKS", "[]"))
+        found["todos_db"] = _url_password(env.get("TODOS_DATABASE_URL"))
+        found["todos_amqp"] = _url_password(env.get("TODOS_AMQP_URL"))
+        hooks = json.loads(env.get("TODOS_HOOKS", "[]"))
         found["hook"] = next((h.get("secret") for h in hooks if h.get("name") == "budget"), None)
     if (text := read("budget.env")) is not None:
         env = _env_file(text)
-        found["budget_db"] = _url_password(env.get("DATABASE_URL"))
-        found["budget_amqp"] = _url_password(env.get("AMQP_URL"))
-        secrets_ = json.loads(env.get("HOOK_SECRETS", "[]"))
+        found["budget_db"] = _url_password(env.get("BUDGET_DATABASE_URL"))
+        found["budget_amqp"] = _url_password(env.get("BUDGET_AMQP_URL"))
+        secrets_ = json.loads(env.get("BUDGET_HOOK_SECRETS", "[]"))
         found["hook"] = found.get("hook") or next(iter(secrets_), None)
     if (text := read("postgres.env")) is not None:
         found["pg"] = _env_file(text).get("POSTGRES_PASSWORD")
@@ -123,14 +123,14 @@ def render(public_key_pem: str, values: dict[str, str] | None = None) -> dict[st
     return {
         "jwt_public.pem": public_key_pem,
         "todos.env": (
-            f"DATABASE_URL=postgresql+asyncpg://todos:{v['todos_db']}@postgres:5432/todos\n"
-            f"AMQP_URL=amqp://todos:{v['todos_amqp']}@rabbitmq:5672/\n"
-            f"HOOKS={json.dumps(hooks)}\n"
+            f"TODOS_DATABASE_URL=postgresql+asyncpg://todos:{v['todos_db']}@postgres:5432/todos\n"
+            f"TODOS_AMQP_URL=amqp://todos:{v['todos_amqp']}@rabbitmq:5672/\n"
+            f"TODOS_HOOKS={json.dumps(hooks)}\n"
         ),
         "budget.env": (
-            f"DATABASE_URL=postgresql+asyncpg://budget:{v['budget_db']}@postgres:5432/budget\n"
-            f"AMQP_URL=amqp://budget:{v['budget_amqp']}@rabbitmq:5672/\n"
-            f"HOOK_SECRETS={json.dumps([v['hook']])}\n"
+            f"BUDGET_DATABASE_URL=postgresql+asyncpg://budget:{v['budget_db']}@postgres:5432/budget\n"
+            f"BUDGET_AMQP_URL=amqp://budget:{v['budget_amqp']}@rabbitmq:5672/\n"
+            f"BUDGET_HOOK_SECRETS={json.dumps([v['hook']])}\n"
         ),
         "postgres.env": f"POSTGRES_PASSWORD={v['pg']}\n",
         # Run once by the postgres image on an empty volume: one database and owner per service.

@@ -38,7 +38,7 @@ def generate(service: str) -> Doc:
         "json.dump(create_app().openapi(), sys.stdout)\n"
     )
     # The document does not depend on the environment; development needs no secrets.
-    env = {**os.environ, "ENVIRONMENT": "development"}
+    env = {**os.environ, f"{service.upper()}_ENVIRONMENT": "development"}
     out = subprocess.run(  # noqa: S603 - our own fixed command
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT, env=env
     )

@@ -101,5 +101,5 @@ def test_make_secrets_gives_the_budget_subscriber_the_secret_budget_verifies(
     make_secrets.write(tmp_path, PEM)
     todos = dict(line.split("=", 1) for line in (tmp_path / "todos.env").read_text().splitlines())
     budget = dict(line.split("=", 1) for line in (tmp_path / "budget.env").read_text().splitlines())
-    [hook] = json.loads(todos["HOOKS"])
-    assert json.loads(budget["HOOK_SECRETS"]) == [hook["secret"]]
+    [hook] = json.loads(todos["TODOS_HOOKS"])
+    assert json.loads(budget["BUDGET_HOOK_SECRETS"]) == [hook["secret"]]
