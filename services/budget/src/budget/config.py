@@ -203,11 +203,23 @@ _SERVICE_LINK = re.compile(
     r"_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$"
 )
 _LINK_URL = re.compile(r"^(tcp|udp|sctp)://")
+# The test suites' own variables (BUDGET_TEST_DATABASE_URL): theirs, not the service's.
+TEST_PREFIX = f"{ENV_PREFIX}TEST_"
 
 
 def setting_names() -> dict[str, str]:
     """The environment name of every setting, with its field."""
     return {f"{ENV_PREFIX}{field.upper()}": field for field in Settings.model_fields}
+
+
+def _closest(unknown: str) -> str | None:
+    """The known name `unknown` most likely meant: one it extends (a unit added, as in
+    HOLD_TTL_SECONDS), else the closest spelling. Compared without the shared prefix."""
+    fields = [k.removeprefix(ENV_PREFIX) for k in setting_names()]
+    wanted = unknown.removeprefix(ENV_PREFIX)
+    extended = [f for f in fields if wanted.startswith(f"{f}_")]
+    close = sorted(extended, key=len)[-1:] or difflib.get_close_matches(wanted, fields, n=1)
+    return f"{ENV_PREFIX}{close[0]}" if close else None
 
 
 def unknown_settings(environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -218,12 +230,11 @@ def unknown_settings(environ: Mapping[str, str] = os.environ) -> list[str]:
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known or _SERVICE_LINK.search(upper):
             continue
+        if upper.startswith(TEST_PREFIX):
+            continue
         if upper.endswith("_PORT") and _LINK_URL.match(value):
             continue
-        # Compared without the prefix, which every name shares.
-        fields = [k.removeprefix(ENV_PREFIX) for k in known]
-        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), fields, n=1)
-        found.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
+        found.append(f"{name} (did you mean {close}?)" if (close := _closest(upper)) else name)
     return found
 
 

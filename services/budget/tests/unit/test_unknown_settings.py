@@ -15,6 +15,19 @@ def test_a_misspelt_setting_is_reported_with_the_closest_name() -> None:
     ]
 
 
+def test_a_known_name_with_a_unit_added_points_back_to_it() -> None:
+    assert config.unknown_settings({"BUDGET_PORT_NUMBER": "1", "BUDGET_LOG_LEVEL_NAME": "x"}) == [
+        "BUDGET_LOG_LEVEL_NAME (did you mean BUDGET_LOG_LEVEL?)",
+        "BUDGET_PORT_NUMBER (did you mean BUDGET_PORT?)",
+    ]
+
+
+def test_the_hold_ttl_in_seconds_points_to_the_iso_duration() -> None:
+    assert config.unknown_settings({"BUDGET_HOLD_TTL_SECONDS": "600"}) == [
+        "BUDGET_HOLD_TTL_SECONDS (did you mean BUDGET_HOLD_TTL?)"
+    ]
+
+
 def test_a_name_close_to_nothing_is_reported_alone() -> None:
     assert config.unknown_settings({"BUDGET_XYZZY": "1"}) == ["BUDGET_XYZZY"]
 
@@ -22,6 +35,7 @@ def test_a_name_close_to_nothing_is_reported_alone() -> None:
 def test_every_setting_other_prefixes_and_the_lower_case_spelling_are_known() -> None:
     environ = dict.fromkeys(config.setting_names(), "x")
     environ |= {"budget_port": "1", "PATH": "/bin", "OTHER_PROT": "1"}
+    environ |= {"BUDGET_TEST_DATABASE_URL": "postgresql+asyncpg://t@127.0.0.1/t"}  # the suites' own
     assert config.unknown_settings(environ) == []
 
 

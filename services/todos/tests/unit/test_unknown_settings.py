@@ -15,6 +15,13 @@ def test_a_misspelt_setting_is_reported_with_the_closest_name() -> None:
     ]
 
 
+def test_a_known_name_with_a_unit_added_points_back_to_it() -> None:
+    assert config.unknown_settings({"TODOS_PORT_NUMBER": "1", "TODOS_LOG_LEVEL_NAME": "x"}) == [
+        "TODOS_LOG_LEVEL_NAME (did you mean TODOS_LOG_LEVEL?)",
+        "TODOS_PORT_NUMBER (did you mean TODOS_PORT?)",
+    ]
+
+
 def test_a_name_close_to_nothing_is_reported_alone() -> None:
     assert config.unknown_settings({"TODOS_XYZZY": "1"}) == ["TODOS_XYZZY"]
 
@@ -22,6 +29,7 @@ def test_a_name_close_to_nothing_is_reported_alone() -> None:
 def test_every_setting_other_prefixes_and_the_lower_case_spelling_are_known() -> None:
     environ = dict.fromkeys(config.setting_names(), "x")
     environ |= {"todos_port": "1", "PATH": "/bin", "OTHER_PROT": "1"}
+    environ |= {"TODOS_TEST_DATABASE_URL": "postgresql+asyncpg://t@127.0.0.1/t"}  # the suites' own
     assert config.unknown_settings(environ) == []
 
 
