@@ -158,8 +158,8 @@ validate: install ## compose, kustomize overlays, OpenAPI/AsyncAPI, docs/configu
 configuration: install ## regenerate docs/configuration.md from the settings classes
 	$(RUN) python scripts/gen_configuration.py
 
-k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY=idp.pem
-	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY)"
+k8s-secrets: install ## the git-ignored Secret files for kustomize: make k8s-secrets JWT_PUBLIC_KEY_FILE=idp.pem
+	$(RUN) python deploy/k8s/make_secrets.py --jwt-public-key "$(JWT_PUBLIC_KEY_FILE)"
 
 # --- the running system (deploy/local): the same launcher for `make run` and the e2e suite.
 STACK := $(RUN) python deploy/local/stack.py
