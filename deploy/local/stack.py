@@ -26,6 +26,7 @@ from supervisor import GaveUp, Supervisor
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
 WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
 WEBDEV = prepare.ROOT / "deploy" / "local" / "webdev.py"
+WEB_DIST = prepare.ROOT / "services" / "web" / "dist"  # `make web` builds it (Node)
 READY_MARKER = "STACK READY"
 
 
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         ready = [f"http://127.0.0.1:{p}/readyz" for p in api_ports]
         if o.web_port:
             # The UI's files and, in development only, its token endpoint (deploy/local/webdev.py).
+            if not (WEB_DIST / "index.html").exists():
+                log("the web UI is not built: / answers 503 until `make web` (make run builds it)")
             web = [str(prepare.VENV_BIN / "python"), str(WEBDEV), "--port", str(o.web_port)]
             sup.start("web", [*web, "--dev-dir", str(o.dev_dir)], prepare.child_environ())
             ready.append(f"http://127.0.0.1:{o.web_port}/healthz")

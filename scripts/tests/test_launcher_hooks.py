@@ -54,3 +54,23 @@ def test_the_services_run_as_development(tmp_path: Path) -> None:
         value for env in envs.values() for key, value in env.items() if key.endswith("_ENVIRONMENT")
     } == {"development"}
     assert all(f"{name.split('-')[0].upper()}_ENVIRONMENT" in env for name, env in envs.items())
+
+
+def test_the_services_get_only_names_they_know(tmp_path: Path, monkeypatch) -> None:
+    # The launcher's own TODOS_DB / BUDGET_DB and the suites' databases stay with it; a
+    # setting of the user's (TODOS_DB_POOL_SIZE) goes through.
+    from budget import config as budget_config
+    from todos import config as todos_config
+
+    monkeypatch.setenv("TODOS_DB", "mine")
+    monkeypatch.setenv("BUDGET_DB", "mine")
+    monkeypatch.setenv("TODOS_DB_POOL_SIZE", "3")
+    envs = _started(tmp_path)
+    assert envs["todos-api"]["TODOS_PORT"] == "8001"
+    assert envs["budget-api"]["BUDGET_PORT"] == "8002"
+    assert envs["budget-api"]["BUDGET_HOLD_TTL"] == "PT10M"
+    for name, env in envs.items():
+        assert "TODOS_DB" not in env, name
+        assert env["TODOS_DB_POOL_SIZE"] == "3", name
+        assert todos_config.unknown_settings(env) == [], name
+        assert budget_config.unknown_settings(env) == [], name
