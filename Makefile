@@ -100,7 +100,7 @@ doctor: ## check every prerequisite of make run/test/validate and say how to fix
 	@scripts/doctor.sh
 
 # scripts/infra.sh on a private password-only PostgreSQL cluster, and the launcher's URLs.
-test-scripts: install ## the infra script, the launcher's database URLs, the commands' --help, the configuration page (~45 s)
+test-scripts: install ## the infra script, the launcher's database URLs, the commands' --help, the configuration page (~40 s)
 	$(PYTEST) scripts/tests
 
 lint: install ## ruff check, ruff format --check, mypy (strict) (~15 s)
@@ -150,7 +150,7 @@ test-integration: infra ## API and adapter tests against the real PostgreSQL and
 	$(PYTEST) services/budget/tests/api services/budget/tests/integration
 
 # Offline: no Docker engine or cluster needed, only kubectl (for `kubectl kustomize`).
-validate: install ## compose, kustomize overlays, OpenAPI/AsyncAPI, docs/configuration.md; offline (~30 s)
+validate: install ## compose, kustomize overlays, OpenAPI/AsyncAPI, docs/configuration.md; offline (~25 s)
 	$(RUN) python deploy/validate/validate_deploy.py
 	$(RUN) python scripts/gen_configuration.py --check
 	$(PYTEST) deploy/validate/tests
