@@ -228,5 +228,5 @@ images: ## build the todos, budget and web images (docker; IMAGE_TAG, IMAGE_ARGS
 
 # Offline: Debian-made base images, Debian's docker.io, private PostgreSQL/RabbitMQ, all in
 # namespaces of its own; the containers as Kubernetes runs them, the story through the gateway.
-test-images: install node ## build the images and run them all, then the story through the gateway (root/sudo; ~2 min cached)
+test-images: install node ## build the images and run them all, then the story through the gateway (root/sudo; ~1.5 min once the base images are cached)
 	scripts/test-images.sh
