@@ -68,8 +68,11 @@ def _definitions(admin: str, todos: str, budget: str) -> str:
 VALUES = ("pg", "todos_db", "budget_db", "admin_amqp", "todos_amqp", "budget_amqp", "hook")
 
 
-def _env_file(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+def _env_file(text: str, prefix: str = "") -> dict[str, str]:
+    """The variables of an env file; with `prefix`, an unprefixed name (DATABASE_URL) counts
+    under the prefixed one (TODOS_DATABASE_URL), so an unprefixed file keeps its values."""
+    env = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {**{f"{prefix}{k}": v for k, v in env.items()}, **env} if prefix else env
 
 
 def _url_password(url: str | None) -> str | None:
@@ -85,13 +88,13 @@ def existing_values(out: Path) -> dict[str, str]:
 
     found: dict[str, str | None] = {}
     if (text := read("todos.env")) is not None:
-        env = _env_file(text)
+        env = _env_file(text, "TODOS_")
         found["todos_db"] = _url_password(env.get("TODOS_DATABASE_URL"))
         found["todos_amqp"] = _url_password(env.get("TODOS_AMQP_URL"))
         hooks = json.loads(env.get("TODOS_HOOKS", "[]"))
         found["hook"] = next((h.get("secret") for h in hooks if h.get("name") == "budget"), None)
     if (text := read("budget.env")) is not None:
-        env = _env_file(text)
+        env = _env_file(text, "BUDGET_")
         found["budget_db"] = _url_password(env.get("BUDGET_DATABASE_URL"))
         found["budget_amqp"] = _url_password(env.get("BUDGET_AMQP_URL"))
         secrets_ = json.loads(env.get("BUDGET_HOOK_SECRETS", "[]"))
@@ -157,6 +160,12 @@ def _write_private(path: Path, content: str) -> None:
         f.write(content)
 
 
+def _unprefixed(path: Path) -> bool:
+    """A service's env file without its prefixed names: rewritten with them, values kept."""
+    prefix = {"todos.env": "TODOS_", "budget.env": "BUDGET_"}.get(path.name)
+    return prefix is not None and f"{prefix}DATABASE_URL=" not in path.read_text()
+
+
 def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
     """Write the missing files into `out` (mode 600), in step with the existing ones.
 
@@ -168,7 +177,7 @@ def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
     written = []
     for name, content in render(public_key_pem, values).items():
         path = out / name
-        if force or not path.exists():
+        if force or not path.exists() or _unprefixed(path):
             _write_private(path, content)
             written.append(path)
     return written
