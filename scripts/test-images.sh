@@ -27,7 +27,7 @@ for tool in debootstrap:debootstrap iptables:iptables dockerd:docker.io \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
   }
 done
-make -C "$ROOT" --no-print-directory -s install >/dev/null  # uv, Node (PyPI) and the venv
+make -C "$ROOT" --no-print-directory -s install node >/dev/null  # uv, kubectl, Node (PyPI), the venv
 
 mkdir -p "$CACHE"
 run=$(mktemp -d "$CACHE/run.XXXXXX")

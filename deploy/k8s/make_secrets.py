@@ -68,8 +68,11 @@ def _definitions(admin: str, todos: str, budget: str) -> str:
 VALUES = ("pg", "todos_db", "budget_db", "admin_amqp", "todos_amqp", "budget_amqp", "hook")
 
 
-def _env_file(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+def _env_file(text: str, prefix: str = "") -> dict[str, str]:
+    """The variables of an env file; with `prefix`, an unprefixed name (DATABASE_URL) counts
+    under the prefixed one (TODOS_DATABASE_URL), so an unprefixed file keeps its values."""
+    env = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {**{f"{prefix}{k}": v for k, v in env.items()}, **env} if prefix else env
 
 
 def _url_password(url: str | None) -> str | None:
@@ -85,16 +88,16 @@ def existing_values(out: Path) -> dict[str, str]:
 
     found: dict[str, str | None] = {}
     if (text := read("todos.env")) is not None:
-        env = _env_file(text)
-        found["todos_db"] = _url_password(env.get("DATABASE_URL"))
-        found["todos_amqp"] = _url_password(env.get("AMQP_URL"))
-        hooks = json.loads(env.get("HOOKS", "[]"))
+        env = _env_file(text, "TODOS_")
+        found["todos_db"] = _url_password(env.get("TODOS_DATABASE_URL"))
+        found["todos_amqp"] = _url_password(env.get("TODOS_AMQP_URL"))
+        hooks = json.loads(env.get("TODOS_HOOKS", "[]"))
         found["hook"] = next((h.get("secret") for h in hooks if h.get("name") == "budget"), None)
     if (text := read("budget.env")) is not None:
-        env = _env_file(text)
-        found["budget_db"] = _url_password(env.get("DATABASE_URL"))
-        found["budget_amqp"] = _url_password(env.get("AMQP_URL"))
-        secrets_ = json.loads(env.get("HOOK_SECRETS", "[]"))
+        env = _env_file(text, "BUDGET_")
+        found["budget_db"] = _url_password(env.get("BUDGET_DATABASE_URL"))
+        found["budget_amqp"] = _url_password(env.get("BUDGET_AMQP_URL"))
+        secrets_ = json.loads(env.get("BUDGET_HOOK_SECRETS", "[]"))
         found["hook"] = found.get("hook") or next(iter(secrets_), None)
     if (text := read("postgres.env")) is not None:
         found["pg"] = _env_file(text).get("POSTGRES_PASSWORD")
@@ -123,14 +126,14 @@ def render(public_key_pem: str, values: dict[str, str] | None = None) -> dict[st
     return {
         "jwt_public.pem": public_key_pem,
         "todos.env": (
-            f"DATABASE_URL=postgresql+asyncpg://todos:{v['todos_db']}@postgres:5432/todos\n"
-            f"AMQP_URL=amqp://todos:{v['todos_amqp']}@rabbitmq:5672/\n"
-            f"HOOKS={json.dumps(hooks)}\n"
+            f"TODOS_DATABASE_URL=postgresql+asyncpg://todos:{v['todos_db']}@postgres:5432/todos\n"
+            f"TODOS_AMQP_URL=amqp://todos:{v['todos_amqp']}@rabbitmq:5672/\n"
+            f"TODOS_HOOKS={json.dumps(hooks)}\n"
         ),
         "budget.env": (
-            f"DATABASE_URL=postgresql+asyncpg://budget:{v['budget_db']}@postgres:5432/budget\n"
-            f"AMQP_URL=amqp://budget:{v['budget_amqp']}@rabbitmq:5672/\n"
-            f"HOOK_SECRETS={json.dumps([v['hook']])}\n"
+            f"BUDGET_DATABASE_URL=postgresql+asyncpg://budget:{v['budget_db']}@postgres:5432/budget\n"
+            f"BUDGET_AMQP_URL=amqp://budget:{v['budget_amqp']}@rabbitmq:5672/\n"
+            f"BUDGET_HOOK_SECRETS={json.dumps([v['hook']])}\n"
         ),
         "postgres.env": f"POSTGRES_PASSWORD={v['pg']}\n",
         # Run once by the postgres image on an empty volume: one database and owner per service.
@@ -157,6 +160,12 @@ def _write_private(path: Path, content: str) -> None:
         f.write(content)
 
 
+def _unprefixed(path: Path) -> bool:
+    """A service's env file without its prefixed names: rewritten with them, values kept."""
+    prefix = {"todos.env": "TODOS_", "budget.env": "BUDGET_"}.get(path.name)
+    return prefix is not None and f"{prefix}DATABASE_URL=" not in path.read_text()
+
+
 def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
     """Write the missing files into `out` (mode 600), in step with the existing ones.
 
@@ -168,7 +177,7 @@ def write(out: Path, public_key_pem: str, *, force: bool = False) -> list[Path]:
     written = []
     for name, content in render(public_key_pem, values).items():
         path = out / name
-        if force or not path.exists():
+        if force or not path.exists() or _unprefixed(path):
             _write_private(path, content)
             written.append(path)
     return written

@@ -79,12 +79,26 @@ def check_gateway_config(haproxy: str, config: Path, env: dict[str, str], log: L
 
 # The services' settings default to production; every process this launcher starts is
 # development (its key, hook secret and broker user are the development ones).
-DEVELOPMENT = {"ENVIRONMENT": "development"}
+DEVELOPMENT = {"TODOS_ENVIRONMENT": "development", "BUDGET_ENVIRONMENT": "development"}
+
+# Variables with a service's prefix that are not the service's settings: the launcher's own
+# options and the test suites' databases. Kept from the services, which report unknown ones.
+NOT_SETTINGS = ("TODOS_DB", "BUDGET_DB", "TODOS_TEST_DATABASE_URL", "BUDGET_TEST_DATABASE_URL")
+
+
+def settings(service: str, **values: str) -> dict[str, str]:
+    """A service's settings as its environment variables: settings("budget", queue="q")."""
+    return {f"{service.upper()}_{name.upper()}": value for name, value in values.items()}
+
+
+def child_environ() -> dict[str, str]:
+    """This process's environment without the variables in NOT_SETTINGS."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_SETTINGS}
 
 
 def migrate(service: str, database_url: str, log: Log) -> None:
     """`alembic upgrade head` for one service against `database_url`."""
-    env = {**os.environ, **DEVELOPMENT, "DATABASE_URL": database_url}
+    env = {**child_environ(), **DEVELOPMENT, **settings(service, database_url=database_url)}
     alembic = str(VENV_BIN / "alembic")
     run([alembic, "upgrade", "head"], log, cwd=ROOT / "services" / service, env=env)
 
@@ -94,8 +108,8 @@ def declare_topology(amqp_url: str, exchange: str, queue: str, log: Log) -> None
 
     Otherwise the first events of a fresh broker could be parked: sent, and seen by no one.
     """
-    env = {**os.environ, **DEVELOPMENT, "AMQP_URL": amqp_url, "EVENTS_EXCHANGE": exchange}
-    env["QUEUE"] = queue
+    env = {**child_environ(), **DEVELOPMENT}
+    env.update(settings("budget", amqp_url=amqp_url, events_exchange=exchange, queue=queue))
     run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
 
 

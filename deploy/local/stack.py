@@ -26,21 +26,20 @@ from supervisor import GaveUp, Supervisor
 GATEWAY_CONFIG = prepare.ROOT / "deploy" / "gateway" / "haproxy.cfg"
 WARM = prepare.ROOT / "deploy" / "local" / "warm.py"
 WEBDEV = prepare.ROOT / "deploy" / "local" / "webdev.py"
+WEB_DIST = prepare.ROOT / "services" / "web" / "dist"  # `make web` builds it (Node)
 READY_MARKER = "STACK READY"
 
 
-def _common_env(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
+def _common_settings(o: Options, dev: devkeys.DevSecrets) -> dict[str, str]:
+    """The settings both services get, by field name (prepare.settings prefixes them)."""
     return {
-        **os.environ,
-        **prepare.DEVELOPMENT,  # the services default to production
-        "AMQP_URL": _amqp_url(),
-        "EVENTS_EXCHANGE": o.exchange,
-        "JWT_PUBLIC_KEY_FILE": str(dev.public_key_file),
-        "HOST": "127.0.0.1",
-        "LOG_JSON": "true" if o.json_logs else "false",
-        "LOG_LEVEL": o.log_level,
-        "PYTHONUNBUFFERED": "1",
-        **tracing_env(o),
+        "environment": "development",  # the services default to production
+        "amqp_url": _amqp_url(),
+        "events_exchange": o.exchange,
+        "jwt_public_key_file": str(dev.public_key_file),
+        "host": "127.0.0.1",
+        "log_json": "true" if o.json_logs else "false",
+        "log_level": o.log_level,
     }
 
 
@@ -103,7 +102,8 @@ def extra_hook(spec: str, dev: devkeys.DevSecrets) -> dict[str, object]:
 
 def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None:
     """Start every replica of the four service processes."""
-    base = _common_env(o, dev)
+    base = {**prepare.child_environ(), "PYTHONUNBUFFERED": "1", **tracing_env(o)}
+    common = _common_settings(o, dev)
     hook = {
         "name": "budget",
         "url": f"http://127.0.0.1:{o.budget_port}/hooks/todos.before_complete_task",
@@ -112,13 +112,22 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
         "failure_policy": "fail",
     }
     hooks = [hook, *(extra_hook(spec, dev) for spec in o.extra_hooks)]
-    todos = {**base, "DATABASE_URL": _db_url(o.todos_db), "HOOKS": json.dumps(hooks)}
+    todos = {
+        **base,
+        **prepare.settings(
+            "todos", **common, database_url=_db_url(o.todos_db), hooks=json.dumps(hooks)
+        ),
+    }
     budget = {
         **base,
-        "DATABASE_URL": _db_url(o.budget_db),
-        "HOOK_SECRETS": json.dumps([dev.hook_secret]),
-        "HOLD_TTL": o.hold_ttl,
-        "QUEUE": o.queue,
+        **prepare.settings(
+            "budget",
+            **common,
+            database_url=_db_url(o.budget_db),
+            hook_secrets=json.dumps([dev.hook_secret]),
+            hold_ttl=o.hold_ttl,
+            queue=o.queue,
+        ),
     }
 
     # The services' own entry points from the workspace venv: no resident `uv run` wrapper
@@ -134,14 +143,15 @@ def start_services(sup: Supervisor, o: Options, dev: devkeys.DevSecrets) -> None
 
     for i in range(o.replicas):
         n = f".{i + 1}" if o.replicas > 1 else ""
-        start(f"todos-api{n}", "todos-api", {**todos, "PORT": str(o.port(o.todos_port, i))})
-        start(f"budget-api{n}", "budget-api", {**budget, "PORT": str(o.port(o.budget_port, i))})
+        todos_port, budget_port = o.port(o.todos_port, i), o.port(o.budget_port, i)
+        start(f"todos-api{n}", "todos-api", {**todos, "TODOS_PORT": str(todos_port)})
+        start(f"budget-api{n}", "budget-api", {**budget, "BUDGET_PORT": str(budget_port)})
         metrics = o.port(o.metrics_port, i)
-        start(f"todos-relay{n}", "todos-relay", {**todos, "RELAY_METRICS_PORT": str(metrics)})
+        start(f"todos-relay{n}", "todos-relay", {**todos, "TODOS_RELAY_METRICS_PORT": str(metrics)})
         start(
             f"budget-consumer{n}",
             "budget-consumer",
-            {**budget, "CONSUMER_METRICS_PORT": str(metrics + 1)},
+            {**budget, "BUDGET_CONSUMER_METRICS_PORT": str(metrics + 1)},
         )
 
 
@@ -260,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         ready = [f"http://127.0.0.1:{p}/readyz" for p in api_ports]
         if o.web_port:
             # The UI's files and, in development only, its token endpoint (deploy/local/webdev.py).
+            if not (WEB_DIST / "index.html").exists():
+                log("the web UI is not built: / answers 503 until `make web` (make run builds it)")
             web = [str(prepare.VENV_BIN / "python"), str(WEBDEV), "--port", str(o.web_port)]
-            sup.start("web", [*web, "--dev-dir", str(o.dev_dir)], _common_env(o, dev))
+            sup.start("web", [*web, "--dev-dir", str(o.dev_dir)], prepare.child_environ())
             ready.append(f"http://127.0.0.1:{o.web_port}/healthz")
         wait_ready(sup, ready)
         sup.start("gateway", [haproxy, "-db", "-f", str(GATEWAY_CONFIG)], gw_env)

@@ -182,8 +182,9 @@ DEFAULT_OVERRIDES = (
     "docker-compose.override.yml",
     "docker-compose.override.yaml",
 )
-# Built from our Dockerfiles: these read ENVIRONMENT.
+# Built from our Dockerfiles: these read TODOS_ENVIRONMENT or BUDGET_ENVIRONMENT.
 OUR_IMAGES = ("todos-budget/todos:", "todos-budget/budget:")
+ENVIRONMENT_SETTINGS = ("TODOS_ENVIRONMENT", "BUDGET_ENVIRONMENT")
 PUBLIC_SERVICE = "gateway"
 
 
@@ -269,10 +270,12 @@ def check_default_run(project_dir: Path, env_file: Path) -> str:
         environment = service.get("environment") or {}
         if isinstance(environment, list):
             environment = dict(e.split("=", 1) for e in environment if "=" in e)
-        if str(service.get("image", "")).startswith(OUR_IMAGES) or "ENVIRONMENT" in environment:
+        given = [k for k in ENVIRONMENT_SETTINGS if k in environment]
+        if str(service.get("image", "")).startswith(OUR_IMAGES) or given:
             ours += 1
-            if environment.get("ENVIRONMENT") != "production":
-                problems.append(f"{name}: ENVIRONMENT={environment.get('ENVIRONMENT')}")
+            for key in given or ["<PREFIX>_ENVIRONMENT"]:
+                if environment.get(key) != "production":
+                    problems.append(f"{name}: {key}={environment.get(key)}")
     ports = published(doc)
     problems += [f"{n} publishes {', '.join(p)}" for n, p in ports.items() if n != PUBLIC_SERVICE]
     if PUBLIC_SERVICE not in ports:
@@ -281,6 +284,6 @@ def check_default_run(project_dir: Path, env_file: Path) -> str:
     if problems:
         raise ComposeError(f"default run ({files}; {engine}): " + "; ".join(problems))
     return (
-        f"{engine} loads {files} by default: ENVIRONMENT=production on all {ours} of our "
+        f"{engine} loads {files} by default: *_ENVIRONMENT=production on all {ours} of our "
         f"services, only {PUBLIC_SERVICE} published ({', '.join(ports[PUBLIC_SERVICE])})"
     )

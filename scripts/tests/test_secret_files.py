@@ -101,5 +101,19 @@ def test_make_secrets_gives_the_budget_subscriber_the_secret_budget_verifies(
     make_secrets.write(tmp_path, PEM)
     todos = dict(line.split("=", 1) for line in (tmp_path / "todos.env").read_text().splitlines())
     budget = dict(line.split("=", 1) for line in (tmp_path / "budget.env").read_text().splitlines())
-    [hook] = json.loads(todos["HOOKS"])
-    assert json.loads(budget["HOOK_SECRETS"]) == [hook["secret"]]
+    [hook] = json.loads(todos["TODOS_HOOKS"])
+    assert json.loads(budget["BUDGET_HOOK_SECRETS"]) == [hook["secret"]]
+
+
+def test_make_secrets_rewrites_unprefixed_service_files_keeping_their_values(
+    tmp_path: Path,
+) -> None:
+    make_secrets.write(tmp_path, PEM)
+    before = {name: (tmp_path / name).read_text() for name in make_secrets.FILES}
+    for name, prefix in (("todos.env", "TODOS_"), ("budget.env", "BUDGET_")):
+        text = before[name].replace(prefix, "")
+        assert prefix not in text
+        (tmp_path / name).write_text(text)
+    written = make_secrets.write(tmp_path, PEM)
+    assert sorted(p.name for p in written) == ["budget.env", "todos.env"]
+    assert {name: (tmp_path / name).read_text() for name in make_secrets.FILES} == before

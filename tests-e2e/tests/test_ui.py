@@ -37,6 +37,16 @@ CHROMIUM_ARGS = [
 ASYNC_TIMEOUT_MS = 20_000
 
 
+# `make test-e2e` builds the UI first (`make web`, with Node); `make install` does not.
+WEB_DIST = Path(__file__).resolve().parents[2] / "services" / "web" / "dist"
+
+
+@pytest.fixture(autouse=True)
+def _built_ui() -> None:
+    if not (WEB_DIST / "index.html").exists():
+        pytest.fail("the web UI is not built: run `make web` (or `make test-e2e`, which does)")
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """A headless chromium with a fresh profile (Playwright makes a temporary user-data-dir)."""

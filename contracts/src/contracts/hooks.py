@@ -8,7 +8,7 @@ from contracts.ids import DeliveryId, InvocationId, OwnerId, TaskId
 
 BEFORE_COMPLETE_TASK = "todos.before_complete_task"
 HOOK_PATH = f"/hooks/{BEFORE_COMPLETE_TASK}"
-# A subscription's name: in todos' HOOKS, and in each call it signs (`subscriber`).
+# A subscription's name: in TODOS_HOOKS, and in each call it signs (`subscriber`).
 SUBSCRIBER_NAME = r"^[A-Za-z0-9._-]{1,64}$"
 
 
@@ -23,7 +23,7 @@ class BeforeCompleteTask(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     hook: Literal["todos.before_complete_task"] = "todos.before_complete_task"
-    # The subscription's name in todos' HOOKS: the one subscriber this signature is for.
+    # The subscription's name in TODOS_HOOKS: the one subscriber this signature is for.
     subscriber: str = Field(pattern=SUBSCRIBER_NAME)
     # New on every HTTP request, retries included.
     delivery_id: DeliveryId

@@ -84,7 +84,13 @@ def test_the_development_file_is_development_and_publishes_on_loopback_only():
         for s in doc["services"].values()
         if s.get("image", "").startswith(compose_check.OUR_IMAGES)
     ]
-    assert {s["environment"]["ENVIRONMENT"] for s in ours} == {"development"}
+    assert {
+        value
+        for s in ours
+        for key, value in s["environment"].items()
+        if key in compose_check.ENVIRONMENT_SETTINGS
+    } == {"development"}
+    assert all(set(s["environment"]) & set(compose_check.ENVIRONMENT_SETTINGS) for s in ours)
 
 
 def test_a_plain_compose_run_is_production_and_publishes_only_the_gateway():
@@ -93,7 +99,11 @@ def test_a_plain_compose_run_is_production_and_publishes_only_the_gateway():
     doc, engine = compose_check.render_default(ROOT, ENV_EXAMPLE)
     assert engine.startswith("Docker Compose 2.")
     environments = {
-        name: (service.get("environment") or {}).get("ENVIRONMENT")
+        name: {
+            v
+            for k, v in (service.get("environment") or {}).items()
+            if k in compose_check.ENVIRONMENT_SETTINGS
+        }
         for name, service in doc["services"].items()
         if service.get("image", "").startswith(compose_check.OUR_IMAGES)
     }
@@ -101,7 +111,7 @@ def test_a_plain_compose_run_is_production_and_publishes_only_the_gateway():
         "todos-migrate", "todos-api", "todos-relay", "budget-migrate", "budget-api",
         "budget-consumer",
     }  # fmt: skip
-    assert set(environments.values()) == {"production"}, environments
+    assert all(e == {"production"} for e in environments.values()), environments
     assert compose_check.published(doc) == {"gateway": ["8080"]}
     assert "only gateway published" in compose_check.check_default_run(ROOT, ENV_EXAMPLE)
 
@@ -135,10 +145,10 @@ def test_an_override_file_that_brings_back_development_fails_the_check(tmp_path)
     for name in ("docker-compose.yml", ".env.example"):
         (tmp_path / name).write_text((ROOT / name).read_text())
     (tmp_path / "compose.override.yml").write_text(
-        "services:\n  budget-api:\n    environment: {ENVIRONMENT: development}\n"
+        "services:\n  budget-api:\n    environment: {BUDGET_ENVIRONMENT: development}\n"
         "    ports: ['127.0.0.1:8002:8002']\n"
     )
     with pytest.raises(compose_check.ComposeError) as caught:
         compose_check.check_default_run(tmp_path, tmp_path / ".env.example")
-    assert "budget-api: ENVIRONMENT=development" in str(caught.value)
+    assert "budget-api: BUDGET_ENVIRONMENT=development" in str(caught.value)
     assert "budget-api publishes 127.0.0.1:8002" in str(caught.value)

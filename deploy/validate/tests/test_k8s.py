@@ -80,7 +80,9 @@ def test_an_overlay_whose_secret_holds_a_placeholder_fails(tmp_path):
     with k8s_check.staged(ROOT / "deploy/k8s") as k8s:
         env = k8s / "base/secrets/todos.env"
         env.write_text(env.read_text().replace("@postgres", "CHANGE-ME@postgres", 1))
-        with pytest.raises(k8s_check.ManifestError, match=r"todos-secrets-.*DATABASE_URL holds a"):
+        with pytest.raises(
+            k8s_check.ManifestError, match=r"todos-secrets-.*TODOS_DATABASE_URL holds a"
+        ):
             k8s_check.check(k8s / "overlays/prod")
 
 
@@ -159,7 +161,8 @@ def test_production_is_the_default_and_only_the_dev_overlay_says_development(whe
         r for r in resources
         if r["kind"] == "ConfigMap" and r["metadata"]["name"].startswith("service-settings")
     ]  # fmt: skip
-    assert settings["data"]["ENVIRONMENT"] == expected
+    assert settings["data"]["TODOS_ENVIRONMENT"] == expected
+    assert settings["data"]["BUDGET_ENVIRONMENT"] == expected
 
 
 def test_prod_terminates_tls_at_the_gateway_sends_hsts_and_keeps_client_addresses():

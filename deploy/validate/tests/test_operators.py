@@ -108,6 +108,6 @@ def test_an_older_secrets_set_gets_the_role_files_from_its_own_urls(tmp_path):
     written = make_secrets.write(tmp_path, pem)
     assert sorted(p.name for p in written) == ["budget-db.env", "todos-db.env"]
     assert {p.name: p.read_text() for p in tmp_path.iterdir() if p.name in before} == before
-    url = next(x for x in before["todos.env"].splitlines() if x.startswith("DATABASE_URL="))
+    url = next(x for x in before["todos.env"].splitlines() if x.startswith("TODOS_DATABASE_URL="))
     password = url.split("//todos:", 1)[1].split("@", 1)[0]
     assert (tmp_path / "todos-db.env").read_text() == f"username=todos\npassword={password}\n"

@@ -1,4 +1,4 @@
-"""Alembic environment (async): migrates the database named by the service's DATABASE_URL."""
+"""Alembic environment (async): migrates the database named by BUDGET_DATABASE_URL."""
 
 import asyncio
 from logging.config import fileConfig

@@ -50,7 +50,7 @@ DB = os.environ.get(
 )
 AMQP = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CONCURRENCY = 16
-POOL = int(os.environ.get("DB_POOL_SIZE", "10"))  # the servers' pool (budget's Settings)
+POOL = int(os.environ.get("BUDGET_DB_POOL_SIZE", "10"))  # the servers' pool (budget's Settings)
 HOOK_SECONDS = 5.0
 NO_COST_EVERY = 4  # one hook call in four is for a task without a cost
 EVENTS = 3000
@@ -87,7 +87,7 @@ def cpu_seconds(pid: int) -> float:
 async def spawn(code: Sequence[str], **env: str) -> asyncio.subprocess.Process:
     """A Python child with `env` on top of ours (its warnings and errors go to our stderr)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, *code, env={**os.environ, "ENVIRONMENT": "test", **env}, cwd=ROOT
+        sys.executable, *code, env={**os.environ, "BUDGET_ENVIRONMENT": "test", **env}, cwd=ROOT
     )
 
 
@@ -201,10 +201,10 @@ async def bench_hook(engine: AsyncEngine) -> str:
     port = free_port()
     server = await spawn(
         [*UVICORN, "--no-access-log", "--port", str(port)],
-        DATABASE_URL=DB,
-        AMQP_URL=AMQP,
-        HOOK_SECRETS=json.dumps([SECRET]),
-        LOG_LEVEL="WARNING",
+        BUDGET_DATABASE_URL=DB,
+        BUDGET_AMQP_URL=AMQP,
+        BUDGET_HOOK_SECRETS=json.dumps([SECRET]),
+        BUDGET_LOG_LEVEL="WARNING",
     )
     latencies: dict[str, list[float]] = {"hold": [], "no cost": []}
     # The load generator stays light, as wrk would: one aiohttp session, and every call signed
@@ -311,12 +311,12 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     published = time.perf_counter() - started
     consumer = await spawn(
         ["-c", CONSUMER],
-        DATABASE_URL=DB,
-        AMQP_URL=AMQP,
-        EVENTS_EXCHANGE=topology.events_exchange,
-        QUEUE=topology.queue,
-        CONSUMER_METRICS_PORT="0",
-        LOG_LEVEL="WARNING",
+        BUDGET_DATABASE_URL=DB,
+        BUDGET_AMQP_URL=AMQP,
+        BUDGET_EVENTS_EXCHANGE=topology.events_exchange,
+        BUDGET_QUEUE=topology.queue,
+        BUDGET_CONSUMER_METRICS_PORT="0",
+        BUDGET_LOG_LEVEL="WARNING",
     )
     try:
         deadline = time.monotonic() + 30

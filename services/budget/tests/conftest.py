@@ -21,7 +21,7 @@ from budget.config import Settings
 from budget.entrypoints.app import create_app
 
 # Production is the services' default; the tests (and what they start) say otherwise.
-os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("BUDGET_ENVIRONMENT", "test")
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 TEST_DATABASE_URL = os.environ.get(
     "BUDGET_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/budget_test"

@@ -21,7 +21,7 @@ from todos.config import Settings
 from todos.entrypoints.app import create_app
 
 # Production is the services' default; the tests (and what they start) say otherwise.
-os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("TODOS_ENVIRONMENT", "test")
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 TEST_DATABASE_URL = os.environ.get(
     "TODOS_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/todos_test"

@@ -1,12 +1,12 @@
 """Composition root: the real adapters by default; tests pass their own.
 
 Every process is built here: the API (`role="api"`: its row-lock waits bounded by
-DB_LOCK_TIMEOUT), the consumer (`role="consumer"`: it may wait its turn on a row) and the DLQ
-CLI (broker only). Imports no entrypoint and no web framework.
+BUDGET_DB_LOCK_TIMEOUT), the consumer (`role="consumer"`: it may wait its turn on a row) and the
+DLQ CLI (broker only). Imports no entrypoint and no web framework.
 
 Pools: the `Account` steps (hook, consumer, cost removal) run on asyncpg's own pool of
-DB_POOL_SIZE connections; the other use cases on SQLAlchemy's, half that size (at least 2).
-Neither overflows: a burst waits up to DB_POOL_TIMEOUT for a kept connection.
+BUDGET_DB_POOL_SIZE connections; the other use cases on SQLAlchemy's, half that size (at least 2).
+Neither overflows: a burst waits up to BUDGET_DB_POOL_TIMEOUT for a kept connection.
 """
 
 from dataclasses import dataclass, field

@@ -1,9 +1,15 @@
 """Settings of every budget-service process, read from the environment."""
 
+import argparse
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from itertools import chain
 from typing import Literal, Self
 
+import structlog
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,70 +17,149 @@ from budget import secrets_policy
 from budget.adapters.db import DbLimits
 from contracts.envelope import EXCHANGE
 
+ENV_PREFIX = "BUDGET_"
 DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development
 
 
 class Settings(BaseSettings):
-    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
+    """Every setting of the budget processes, from `BUDGET_<NAME>` environment variables."""
 
-    # Production unless told otherwise: only the launcher and the tests say development.
-    environment: Literal["development", "test", "production"] = "production"
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/budget"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    events_exchange: str = EXCHANGE
-    db_pool_size: int = Field(default=10, ge=1)
-    # Bounds on database waits (see adapters/db.py): an answer, not a hang, while it is down.
-    db_pool_timeout: float = Field(default=5.0, gt=0)
-    db_connect_timeout: float = Field(default=3.0, gt=0)
-    db_command_timeout: float = Field(default=10.0, gt=0)
-    db_idle_in_transaction_timeout: float = Field(default=5.0, ge=0)
-    # A row lock is waited for at most this long by the API's transactions (the hook's): then
-    # 503 `unavailable`, which todos counts as a failure of that hook call. Keep it a fraction
-    # of todos' hook timeout (1 s); 0 turns it off. The consumer waits without this bound.
-    db_lock_timeout: float = Field(default=0.5, ge=0)
+    # Errors name the field, never its value: a value may be a secret (BUDGET_HOOK_SECRETS, URLs).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
-    jwt_public_key: str | None = None
-    jwt_public_key_file: str | None = None
-    jwt_audience: str = "todos-budget"
+    environment: Literal["development", "test", "production"] = Field(
+        default="production",
+        description="development and test accept the development key and secrets; production "
+        "(the default: only the launcher and the tests say otherwise) refuses them at start",
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/budget",
+        description="budget's PostgreSQL database (SQLAlchemy URL, asyncpg driver)",
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="the RabbitMQ broker the consumer reads todos' events from",
+    )
+    events_exchange: str = Field(
+        default=EXCHANGE, description="the topic exchange todos publishes its events on"
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="database connections per process")
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="seconds to wait for a pooled connection, then 503"
+    )
+    db_connect_timeout: float = Field(
+        default=3.0, gt=0, description="seconds to open a database connection"
+    )
+    db_command_timeout: float = Field(
+        default=10.0, gt=0, description="seconds one statement may take"
+    )
+    db_idle_in_transaction_timeout: float = Field(
+        default=5.0,
+        ge=0,
+        description="seconds a transaction may sit idle before the server ends it (0: no limit)",
+    )
+    db_lock_timeout: float = Field(
+        default=0.5,
+        ge=0,
+        description="seconds the API's transactions (the hook's) wait for a row lock, then 503 "
+        "`unavailable`, which todos counts as a failed hook call; keep it a fraction of todos' "
+        "hook timeout (1 s); 0 turns it off; the consumer waits without this bound",
+    )
 
-    # Secrets accepted on `X-Hook-Signature`; several during a rotation. Budget's own: todos
-    # gives every subscriber its own secret.
-    hook_secrets: list[SecretStr] = [SecretStr(DEV_HOOK_SECRET)]
-    # The name todos' HOOKS gives budget; a call signed for another subscriber is refused.
-    hook_subscriber: str = Field(default="budget", min_length=1)
-    # How far the signer's clock may be from ours; a delivery is remembered this long after
-    # its signature's time, and refused as a replay while remembered.
-    hook_tolerance_seconds: int = Field(default=60, ge=1, le=600)
-    hold_ttl: timedelta = timedelta(minutes=10)
+    jwt_public_key: str | None = Field(
+        default=None, description="the identity provider's RS256 public key (PEM), inline"
+    )
+    jwt_public_key_file: str | None = Field(
+        default=None,
+        description="a file holding that key (used when BUDGET_JWT_PUBLIC_KEY is unset)",
+    )
+    jwt_audience: str = Field(
+        default="todos-budget", description="the `aud` claim a token must carry"
+    )
 
-    # The largest request body this process reads (the gateway's limit too), in bytes.
-    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    hook_secrets: list[SecretStr] = Field(
+        default=[SecretStr(DEV_HOOK_SECRET)],
+        description="the secrets accepted on `X-Hook-Signature`, a JSON list (several during a "
+        "rotation); budget's own: todos gives every subscriber its own secret",
+    )
+    hook_subscriber: str = Field(
+        default="budget",
+        min_length=1,
+        description="the name todos' TODOS_HOOKS gives budget; a call signed for another "
+        "subscriber is refused",
+    )
+    hook_tolerance_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="how far the signer's clock may be from ours; a delivery is remembered this "
+        "long after its signature's time, and refused as a replay while remembered",
+    )
+    hold_ttl: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how long a hold reserves tokens before it expires: an ISO 8601 duration "
+        "(PT10M)",
+    )
 
-    host: str = "127.0.0.1"
-    port: int = 8002
-    log_level: str = "INFO"
-    log_json: bool = True
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="the largest request body this process reads, in bytes (the gateway's limit "
+        "too)",
+    )
 
-    queue: str = "budget.todos-events"
-    # An event is poison after CONSUMER_MAX_FAILURES failures in our own code, counted by event
-    # id in the database; then the consumer rejects it to the DLQ. The queue's delivery limit
-    # (the broker counts every return of an unacked message, restarts included) is only a far
-    # backstop for what never reaches our code: keep it well above the restarts a backlog may
-    # see (a quorum queue's existing limit cannot be raised in place: see adapters/topology.py).
-    consumer_max_failures: int = Field(default=5, ge=1)
-    queue_delivery_limit: int = Field(default=100, ge=1)
-    # The consumer applies up to CONSUMER_BATCH events per statement, up to CONSUMER_BATCHES
-    # batches at once, after lingering CONSUMER_LINGER seconds for a burst to gather; the
-    # prefetch should cover them all (batch x batches) or batches stay small.
-    consumer_prefetch: int = Field(default=400, ge=1, le=1000)
-    consumer_batch: int = Field(default=100, ge=1, le=1000)
-    consumer_batches: int = Field(default=4, ge=1, le=16)
-    consumer_linger: float = Field(default=0.002, ge=0, le=1)
-    # Port of the consumer's /metrics (Prometheus); 0 turns it off.
-    consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
-    # The worker writes it on every turn of its loop; `python -m budget.heartbeat` probes it.
-    heartbeat_file: str | None = None
+    host: str = Field(default="127.0.0.1", description="the address the API and /metrics bind")
+    port: int = Field(default=8002, description="the API's HTTP port")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(
+        default=True, description="one JSON object per log line (false: readable lines)"
+    )
+
+    queue: str = Field(
+        default="budget.todos-events", description="budget's queue of todos' events (quorum)"
+    )
+    consumer_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="failures in our own code (counted by event id in the database) after which "
+        "an event is poison: the consumer rejects it to the DLQ",
+    )
+    queue_delivery_limit: int = Field(
+        default=100,
+        ge=1,
+        description="the queue's delivery limit, a far backstop for what never reaches our code "
+        "(the broker counts every return, restarts included); an existing queue's limit cannot "
+        "be raised in place (see adapters/topology.py)",
+    )
+    consumer_prefetch: int = Field(
+        default=400,
+        ge=1,
+        le=1000,
+        description="unacknowledged messages the broker sends ahead; cover "
+        "BUDGET_CONSUMER_BATCH x BUDGET_CONSUMER_BATCHES or batches stay small",
+    )
+    consumer_batch: int = Field(
+        default=100, ge=1, le=1000, description="events the consumer applies per statement"
+    )
+    consumer_batches: int = Field(
+        default=4, ge=1, le=16, description="batches the consumer applies at once"
+    )
+    consumer_linger: float = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="seconds the consumer lingers for a burst to gather into a batch",
+    )
+    consumer_metrics_port: int = Field(
+        default=9102, ge=0, le=65535, description="the consumer's /metrics port (0: none)"
+    )
+    heartbeat_file: str | None = Field(
+        default=None,
+        description="a file the consumer writes on every turn of its loop; "
+        "`python -m budget.heartbeat` probes it",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:
@@ -82,11 +167,14 @@ class Settings(BaseSettings):
         secrets_policy.refuse(
             self.environment,
             chain(
-                secrets_policy.url_problems("DATABASE_URL", self.database_url),
-                secrets_policy.url_problems("AMQP_URL", self.amqp_url),
-                secrets_policy.key_problems(self.jwt_public_key, self.jwt_public_key_file),
-                secrets_policy.secret_problems("HOOK_SECRETS", hook_secrets),
+                secrets_policy.url_problems(f"{ENV_PREFIX}DATABASE_URL", self.database_url),
+                secrets_policy.url_problems(f"{ENV_PREFIX}AMQP_URL", self.amqp_url),
+                secrets_policy.key_problems(
+                    self.jwt_public_key, self.jwt_public_key_file, prefix=ENV_PREFIX
+                ),
+                secrets_policy.secret_problems(f"{ENV_PREFIX}HOOK_SECRETS", hook_secrets),
             ),
+            prefix=ENV_PREFIX,
         )
         return self
 
@@ -106,3 +194,68 @@ class Settings(BaseSettings):
             with open(self.jwt_public_key_file) as f:
                 return f.read()
         return None
+
+
+# What deployment tooling sets beside our settings, never reported as unknown: Kubernetes'
+# service links (and Docker's legacy links) for a Service named budget-*: BUDGET_API_SERVICE_HOST,
+# BUDGET_API_SERVICE_PORT[_<name>], BUDGET_API_PORT=tcp://..., BUDGET_API_PORT_8002_TCP[_ADDR...].
+_SERVICE_LINK = re.compile(
+    r"_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$"
+)
+_LINK_URL = re.compile(r"^(tcp|udp|sctp)://")
+# The test suites' own variables (BUDGET_TEST_DATABASE_URL): theirs, not the service's.
+TEST_PREFIX = f"{ENV_PREFIX}TEST_"
+
+
+def setting_names() -> dict[str, str]:
+    """The environment name of every setting, with its field."""
+    return {f"{ENV_PREFIX}{field.upper()}": field for field in Settings.model_fields}
+
+
+def _closest(unknown: str) -> str | None:
+    """The known name `unknown` most likely meant: one it extends (a unit added, as in
+    HOLD_TTL_SECONDS), else the closest spelling. Compared without the shared prefix."""
+    fields = [k.removeprefix(ENV_PREFIX) for k in setting_names()]
+    wanted = unknown.removeprefix(ENV_PREFIX)
+    extended = [f for f in fields if wanted.startswith(f"{f}_")]
+    close = sorted(extended, key=len)[-1:] or difflib.get_close_matches(wanted, fields, n=1)
+    return f"{ENV_PREFIX}{close[0]}" if close else None
+
+
+def unknown_settings(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The variables with our prefix that name no setting, each with the closest known name."""
+    known = setting_names()
+    found = []
+    for name, value in sorted(environ.items()):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or _SERVICE_LINK.search(upper):
+            continue
+        if upper.startswith(TEST_PREFIX):
+            continue
+        if upper.endswith("_PORT") and _LINK_URL.match(value):
+            continue
+        found.append(f"{name} (did you mean {close}?)" if (close := _closest(upper)) else name)
+    return found
+
+
+def report_unknown_settings(log: structlog.typing.FilteringBoundLogger) -> list[str]:
+    """Warn once at start about misspelt or retired settings: they are otherwise ignored."""
+    unknown = unknown_settings()
+    if unknown:
+        log.warning("unknown_settings", ignored=unknown)
+    return unknown
+
+
+def command_line(prog: str, description: str | None, argv: Sequence[str] | None = None) -> None:
+    """`--help` for a process configured only by the environment: it lists the settings."""
+    listed = "\n".join(
+        f"  {name}={Settings.model_fields[field].default!r}"
+        for name, field in setting_names().items()
+    )
+    argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Settings (environment variables, with their defaults; docs/configuration.md "
+        f"says what each means):\n{listed}",
+    ).parse_args(argv)

@@ -33,22 +33,22 @@ def url_problems(name: str, url: str) -> Iterator[str]:
         yield f"{name} uses RabbitMQ's development user guest"
 
 
-def key_problems(pem: str | None, path: str | None) -> Iterator[str]:
+def key_problems(pem: str | None, path: str | None, prefix: str = "") -> Iterator[str]:
     """Problems of the JWT public key: missing, unreadable, a placeholder, or the development pair.
 
     The development pair is known by its content (the marker line devkeys writes), so a copy
     mounted anywhere (compose's /run/secrets/...) is refused as well as the .dev/ path.
     """
     if not pem and not path:
-        yield "JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE is required"
+        yield f"{prefix}JWT_PUBLIC_KEY or {prefix}JWT_PUBLIC_KEY_FILE is required"
     if path and "/.dev/" in f"/{path}":
-        yield "JWT_PUBLIC_KEY_FILE is the development key made by `make run` (.dev/)"
+        yield f"{prefix}JWT_PUBLIC_KEY_FILE is the development key made by `make run` (.dev/)"
     if path and not pem:
         try:
             with open(path) as f:
                 pem = f.read()
         except OSError as exc:
-            yield f"JWT_PUBLIC_KEY_FILE cannot be read ({exc.strerror})"
+            yield f"{prefix}JWT_PUBLIC_KEY_FILE cannot be read ({exc.strerror})"
     if pem and DEV_KEY_MARKER in pem:
         yield "the JWT public key is the development key made by `make run`"
     if pem and any(m in pem.lower() for m in PLACEHOLDER_MARKERS):
@@ -64,14 +64,14 @@ def secret_problems(name: str, values: Iterable[str]) -> Iterator[str]:
             yield f"{name} holds a secret shorter than 16 characters"
 
 
-def refuse(environment: str, problems: Iterable[str]) -> None:
+def refuse(environment: str, problems: Iterable[str], prefix: str = "") -> None:
     """Raise ValueError listing every problem, unless `environment` may use stand-ins."""
     if environment in DEV_ENVIRONMENTS:
         return
     found = sorted(set(problems))
     if found:
         raise ValueError(
-            f"refusing to start with ENVIRONMENT={environment}: "
+            f"refusing to start with {prefix}ENVIRONMENT={environment}: "
             + "; ".join(found)
-            + " (development values are accepted only with ENVIRONMENT=development)"
+            + f" (development values are accepted only with {prefix}ENVIRONMENT=development)"
         )

@@ -43,13 +43,13 @@ def consumer_settings(settings: Settings) -> Settings:
 def _env(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": settings.database_url,
-        "AMQP_URL": settings.amqp_url,
-        "EVENTS_EXCHANGE": settings.events_exchange,
-        "QUEUE": settings.queue,
-        "CONSUMER_METRICS_PORT": "0",
-        "LOG_LEVEL": "INFO",
+        "BUDGET_ENVIRONMENT": "test",
+        "BUDGET_DATABASE_URL": settings.database_url,
+        "BUDGET_AMQP_URL": settings.amqp_url,
+        "BUDGET_EVENTS_EXCHANGE": settings.events_exchange,
+        "BUDGET_QUEUE": settings.queue,
+        "BUDGET_CONSUMER_METRICS_PORT": "0",
+        "BUDGET_LOG_LEVEL": "INFO",
     }
 
 

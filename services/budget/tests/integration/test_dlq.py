@@ -80,7 +80,7 @@ async def test_replay_applies_once_and_again_changes_nothing(
 
 
 def test_the_cli_reports_an_unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/")
+    monkeypatch.setenv("BUDGET_AMQP_URL", "amqp://guest:guest@127.0.0.1:1/")
     with pytest.raises(SystemExit) as exit_info:
         main(["list"])
     assert exit_info.value.code == 2

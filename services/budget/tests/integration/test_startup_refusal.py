@@ -11,12 +11,12 @@ from contracts.identity import DEV_KEY_MARKER
 # The values of deploy/k8s (before the generator) and .env.example: what an operator forgets.
 PROGRAM = "budget-api"
 PLACEHOLDERS = {
-    "ENVIRONMENT": "production",
-    "DATABASE_URL": "postgresql+asyncpg://budget:CHANGE-ME-budget-db@127.0.0.1:1/budget",
-    "AMQP_URL": "amqp://budget:CHANGE-ME-budget-amqp@127.0.0.1:1/",
-    "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
-    "HOOK_SECRETS": '["CHANGE-ME-hook-secret"]',
-    "PORT": "0",
+    "BUDGET_ENVIRONMENT": "production",
+    "BUDGET_DATABASE_URL": "postgresql+asyncpg://budget:CHANGE-ME-budget-db@127.0.0.1:1/budget",
+    "BUDGET_AMQP_URL": "amqp://budget:CHANGE-ME-budget-amqp@127.0.0.1:1/",
+    "BUDGET_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
+    "BUDGET_HOOK_SECRETS": '["CHANGE-ME-hook-secret"]',
+    "BUDGET_PORT": "0",
 }
 
 
@@ -33,7 +33,7 @@ def test_a_process_refuses_to_start_with_placeholder_secrets(program: str) -> No
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "refusing to start with ENVIRONMENT=production" in output
+    assert "refusing to start with BUDGET_ENVIRONMENT=production" in output
     for what in ("DATABASE_URL", "AMQP_URL", "JWT public key", "HOOK_SECRETS"):
         assert what in output, output
 
@@ -46,14 +46,16 @@ def test_without_environment_a_process_is_production_and_refuses_the_development
     mounted.write_text(
         f"{DEV_KEY_MARKER}\n-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT"}
-    env.update({**PLACEHOLDERS, "JWT_PUBLIC_KEY": "", "JWT_PUBLIC_KEY_FILE": str(mounted)})
-    del env["ENVIRONMENT"]
+    env = {k: v for k, v in os.environ.items() if k != "BUDGET_ENVIRONMENT"}
+    env.update(
+        {**PLACEHOLDERS, "BUDGET_JWT_PUBLIC_KEY": "", "BUDGET_JWT_PUBLIC_KEY_FILE": str(mounted)}
+    )
+    del env["BUDGET_ENVIRONMENT"]
     entry = os.path.join(os.path.dirname(sys.executable), PROGRAM)
     result = subprocess.run(
         [entry], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "refusing to start with ENVIRONMENT=production" in output
+    assert "refusing to start with BUDGET_ENVIRONMENT=production" in output
     assert "the JWT public key is the development key" in output

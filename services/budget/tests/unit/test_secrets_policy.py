@@ -65,9 +65,11 @@ def test_development_environments_accept_the_defaults(environment: str) -> None:
 
 
 def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.delenv("BUDGET_ENVIRONMENT", raising=False)
     assert Settings.model_fields["environment"].default == "production"
-    with pytest.raises(ValidationError, match="refusing to start with ENVIRONMENT=production"):
+    with pytest.raises(
+        ValidationError, match="refusing to start with BUDGET_ENVIRONMENT=production"
+    ):
         Settings()
 
 

@@ -1,8 +1,14 @@
 """Settings of every todos-service process, read from the environment."""
 
+import argparse
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Literal, Self
 
+import structlog
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,6 +17,7 @@ from contracts.hooks import SUBSCRIBER_NAME
 from todos import secrets_policy
 from todos.adapters.db import DbLimits
 
+ENV_PREFIX = "TODOS_"
 DEV_HOOK_SECRET = "dev-hook-secret"  # noqa: S105 - refused outside development (secrets_policy)
 
 
@@ -27,56 +34,141 @@ class HookSubscription(BaseModel):
 
 
 class Settings(BaseSettings):
-    # Errors name the field, never its value: a value may be a secret (HOOKS, URLs).
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
+    """Every setting of the todos processes, from `TODOS_<NAME>` environment variables."""
 
-    # Production unless told otherwise: only the launcher and the tests say development.
-    environment: Literal["development", "test", "production"] = "production"
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/todos"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    events_exchange: str = EXCHANGE
-    # A fixed pool (no overflow): sized to the work, its connections and statements kept.
-    db_pool_size: int = Field(default=10, ge=1)
-    # Completion-aborted rows get their own small pool: never starved by the completions.
-    db_abort_pool_size: int = Field(default=2, ge=1)
-    # Completions in flight per API process; one more is answered 503 `overloaded` at once.
-    completions_max_in_flight: int = Field(default=64, ge=1)
-    # Bounds on database waits (see adapters/db.py): an answer, not a hang, while it is down.
-    db_pool_timeout: float = Field(default=5.0, gt=0)
-    db_connect_timeout: float = Field(default=3.0, gt=0)
-    db_command_timeout: float = Field(default=10.0, gt=0)
-    db_idle_in_transaction_timeout: float = Field(default=15.0, ge=0)  # > relay_publish_timeout
+    # Errors name the field, never its value: a value may be a secret (TODOS_HOOKS, URLs).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
-    jwt_public_key: str | None = None
-    jwt_public_key_file: str | None = None
-    jwt_audience: str = "todos-budget"
+    environment: Literal["development", "test", "production"] = Field(
+        default="production",
+        description="development and test accept the development key and secrets; production "
+        "(the default: only the launcher and the tests say otherwise) refuses them at start",
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/todos",
+        description="todos' PostgreSQL database (SQLAlchemy URL, asyncpg driver)",
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="the RabbitMQ broker the relay publishes to",
+    )
+    events_exchange: str = Field(
+        default=EXCHANGE, description="the topic exchange the events are published on"
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="database connections per process: a fixed pool (no overflow), its "
+        "connections and prepared statements kept",
+    )
+    db_abort_pool_size: int = Field(
+        default=2,
+        ge=1,
+        description="a small pool of its own for completion-aborted rows, never starved by the "
+        "completions",
+    )
+    completions_max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="completions in flight per API process; one more is answered 503 "
+        "`overloaded` at once",
+    )
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="seconds to wait for a pooled connection, then 503"
+    )
+    db_connect_timeout: float = Field(
+        default=3.0, gt=0, description="seconds to open a database connection"
+    )
+    db_command_timeout: float = Field(
+        default=10.0, gt=0, description="seconds one statement may take"
+    )
+    db_idle_in_transaction_timeout: float = Field(
+        default=15.0,
+        ge=0,
+        description="seconds a transaction may sit idle before the server ends it; keep it above "
+        "TODOS_RELAY_PUBLISH_TIMEOUT (0: no limit)",
+    )
 
-    hooks: list[HookSubscription] = []
+    jwt_public_key: str | None = Field(
+        default=None, description="the identity provider's RS256 public key (PEM), inline"
+    )
+    jwt_public_key_file: str | None = Field(
+        default=None,
+        description="a file holding that key (used when TODOS_JWT_PUBLIC_KEY is unset)",
+    )
+    jwt_audience: str = Field(
+        default="todos-budget", description="the `aud` claim a token must carry"
+    )
 
-    # The largest request body this process reads (the gateway's limit too), in bytes.
-    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    hooks: list[HookSubscription] = Field(
+        default=[],
+        description="the subscribers of `todos.before_complete_task`: a JSON list of "
+        '{"name", "url", "secret", "timeout" (s, default 1), "failure_policy" ("fail" or '
+        '"ignore")}',
+    )
 
-    host: str = "127.0.0.1"
-    port: int = 8001
-    log_level: str = "INFO"
-    log_json: bool = True
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="the largest request body this process reads, in bytes (the gateway's limit "
+        "too)",
+    )
 
-    relay_batch_size: int = Field(default=100, ge=1, le=1000)
-    relay_poll_interval: float = Field(default=1.0, gt=0)
-    relay_publish_timeout: float = Field(default=5.0, gt=0)
-    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)  # 0: no metrics endpoint
-    relay_metrics_interval: float = Field(default=5.0, gt=0)  # backlog and parked gauges
-    # Published rows are deleted this many seconds after publication (0: kept for ever).
-    relay_retention: float = Field(default=86400.0, ge=0)
-    relay_purge_interval: float = Field(default=60.0, gt=0)
-    # The worker writes it on every turn of its loop; `python -m todos.heartbeat` probes it.
-    heartbeat_file: str | None = None
+    host: str = Field(default="127.0.0.1", description="the address the API and /metrics bind")
+    port: int = Field(default=8001, description="the API's HTTP port")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(
+        default=True, description="one JSON object per log line (false: readable lines)"
+    )
 
-    # The breaker opens on mostly-failing calls; it probes again after a cool-down that starts
-    # at `first_reset` and doubles per failed probe up to `reset` (see circuit_breaker).
-    hook_breaker_failures: int = Field(default=5, ge=1)
-    hook_breaker_first_reset_seconds: float = Field(default=1.0, gt=0)
-    hook_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    relay_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="outbox rows the relay publishes per turn"
+    )
+    relay_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="seconds between the relay's polls of the outbox when no notification comes",
+    )
+    relay_publish_timeout: float = Field(
+        default=5.0, gt=0, description="seconds the relay waits for the broker's confirm"
+    )
+    relay_metrics_port: int = Field(
+        default=9101, ge=0, le=65535, description="the relay's /metrics port (0: none)"
+    )
+    relay_metrics_interval: float = Field(
+        default=5.0, gt=0, description="seconds between updates of the backlog and parked gauges"
+    )
+    relay_retention: float = Field(
+        default=86400.0,
+        ge=0,
+        description="seconds published outbox rows are kept before deletion (0: kept for ever)",
+    )
+    relay_purge_interval: float = Field(
+        default=60.0, gt=0, description="seconds between deletions of expired outbox rows"
+    )
+    heartbeat_file: str | None = Field(
+        default=None,
+        description="a file the relay writes on every turn of its loop; "
+        "`python -m todos.heartbeat` probes it",
+    )
+
+    hook_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="failed calls that open a subscriber's circuit breaker (it opens on "
+        "mostly-failing calls)",
+    )
+    hook_breaker_first_reset_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="the first cool-down before an open breaker probes again; it doubles per "
+        "failed probe",
+    )
+    hook_breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="the longest cool-down of an open breaker"
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Self:
@@ -84,11 +176,14 @@ class Settings(BaseSettings):
         secrets_policy.refuse(
             self.environment,
             chain(
-                secrets_policy.url_problems("DATABASE_URL", self.database_url),
-                secrets_policy.url_problems("AMQP_URL", self.amqp_url),
-                secrets_policy.key_problems(self.jwt_public_key, self.jwt_public_key_file),
-                secrets_policy.secret_problems("HOOKS", hook_secrets),
+                secrets_policy.url_problems(f"{ENV_PREFIX}DATABASE_URL", self.database_url),
+                secrets_policy.url_problems(f"{ENV_PREFIX}AMQP_URL", self.amqp_url),
+                secrets_policy.key_problems(
+                    self.jwt_public_key, self.jwt_public_key_file, prefix=ENV_PREFIX
+                ),
+                secrets_policy.secret_problems(f"{ENV_PREFIX}HOOKS", hook_secrets),
             ),
+            prefix=ENV_PREFIX,
         )
         return self
 
@@ -107,3 +202,68 @@ class Settings(BaseSettings):
             with open(self.jwt_public_key_file) as f:
                 return f.read()
         return None
+
+
+# What deployment tooling sets beside our settings, never reported as unknown: Kubernetes'
+# service links (and Docker's legacy links) for a Service named todos-*: TODOS_API_SERVICE_HOST,
+# TODOS_API_SERVICE_PORT[_<name>], TODOS_API_PORT=tcp://..., TODOS_API_PORT_8001_TCP[_ADDR...].
+_SERVICE_LINK = re.compile(
+    r"_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$"
+)
+_LINK_URL = re.compile(r"^(tcp|udp|sctp)://")
+# The test suites' own variables (TODOS_TEST_DATABASE_URL): theirs, not the service's.
+TEST_PREFIX = f"{ENV_PREFIX}TEST_"
+
+
+def setting_names() -> dict[str, str]:
+    """The environment name of every setting, with its field."""
+    return {f"{ENV_PREFIX}{field.upper()}": field for field in Settings.model_fields}
+
+
+def _closest(unknown: str) -> str | None:
+    """The known name `unknown` most likely meant: one it extends (a unit added, as in
+    HOLD_TTL_SECONDS), else the closest spelling. Compared without the shared prefix."""
+    fields = [k.removeprefix(ENV_PREFIX) for k in setting_names()]
+    wanted = unknown.removeprefix(ENV_PREFIX)
+    extended = [f for f in fields if wanted.startswith(f"{f}_")]
+    close = sorted(extended, key=len)[-1:] or difflib.get_close_matches(wanted, fields, n=1)
+    return f"{ENV_PREFIX}{close[0]}" if close else None
+
+
+def unknown_settings(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The variables with our prefix that name no setting, each with the closest known name."""
+    known = setting_names()
+    found = []
+    for name, value in sorted(environ.items()):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or _SERVICE_LINK.search(upper):
+            continue
+        if upper.startswith(TEST_PREFIX):
+            continue
+        if upper.endswith("_PORT") and _LINK_URL.match(value):
+            continue
+        found.append(f"{name} (did you mean {close}?)" if (close := _closest(upper)) else name)
+    return found
+
+
+def report_unknown_settings(log: structlog.typing.FilteringBoundLogger) -> list[str]:
+    """Warn once at start about misspelt or retired settings: they are otherwise ignored."""
+    unknown = unknown_settings()
+    if unknown:
+        log.warning("unknown_settings", ignored=unknown)
+    return unknown
+
+
+def command_line(prog: str, description: str | None, argv: Sequence[str] | None = None) -> None:
+    """`--help` for a process configured only by the environment: it lists the settings."""
+    listed = "\n".join(
+        f"  {name}={Settings.model_fields[field].default!r}"
+        for name, field in setting_names().items()
+    )
+    argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Settings (environment variables, with their defaults; docs/configuration.md "
+        f"says what each means):\n{listed}",
+    ).parse_args(argv)

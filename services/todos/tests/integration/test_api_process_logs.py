@@ -20,13 +20,13 @@ def test_a_database_outage_is_logged_as_one_warning_line_without_a_traceback(
     api_port, nothing_listens = free_port(), free_port()
     env = {
         **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{nothing_listens}/todos",
-        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{nothing_listens}/",
-        "JWT_PUBLIC_KEY": keys.public_pem,
-        "HOST": "127.0.0.1",
-        "PORT": str(api_port),
-        "LOG_LEVEL": "INFO",
+        "TODOS_ENVIRONMENT": "test",
+        "TODOS_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{nothing_listens}/todos",
+        "TODOS_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{nothing_listens}/",
+        "TODOS_JWT_PUBLIC_KEY": keys.public_pem,
+        "TODOS_HOST": "127.0.0.1",
+        "TODOS_PORT": str(api_port),
+        "TODOS_LOG_LEVEL": "INFO",
     }
     code = "from todos.entrypoints.api import main; main()"
     process = subprocess.Popen(

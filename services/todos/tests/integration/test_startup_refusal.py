@@ -11,12 +11,14 @@ from contracts.identity import DEV_KEY_MARKER
 # The values of deploy/k8s (before the generator) and .env.example: what an operator forgets.
 PROGRAM = "todos-api"
 PLACEHOLDERS = {
-    "ENVIRONMENT": "production",
-    "DATABASE_URL": "postgresql+asyncpg://todos:CHANGE-ME-todos-db@127.0.0.1:1/todos",
-    "AMQP_URL": "amqp://todos:CHANGE-ME-todos-amqp@127.0.0.1:1/",
-    "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
-    "HOOKS": '[{"name": "budget", "url": "http://budget-api:8002/h", "secret": "CHANGE-ME-hook"}]',
-    "PORT": "0",
+    "TODOS_ENVIRONMENT": "production",
+    "TODOS_DATABASE_URL": "postgresql+asyncpg://todos:CHANGE-ME-todos-db@127.0.0.1:1/todos",
+    "TODOS_AMQP_URL": "amqp://todos:CHANGE-ME-todos-amqp@127.0.0.1:1/",
+    "TODOS_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----",
+    "TODOS_HOOKS": (
+        '[{"name": "budget", "url": "http://budget-api:8002/h", "secret": "CHANGE-ME-hook"}]'
+    ),
+    "TODOS_PORT": "0",
 }
 
 
@@ -33,7 +35,7 @@ def test_a_process_refuses_to_start_with_placeholder_secrets(program: str) -> No
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "refusing to start with ENVIRONMENT=production" in output
+    assert "refusing to start with TODOS_ENVIRONMENT=production" in output
     for what in ("DATABASE_URL", "AMQP_URL", "JWT public key", "HOOKS"):
         assert what in output, output
 
@@ -46,14 +48,16 @@ def test_without_environment_a_process_is_production_and_refuses_the_development
     mounted.write_text(
         f"{DEV_KEY_MARKER}\n-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT"}
-    env.update({**PLACEHOLDERS, "JWT_PUBLIC_KEY": "", "JWT_PUBLIC_KEY_FILE": str(mounted)})
-    del env["ENVIRONMENT"]
+    env = {k: v for k, v in os.environ.items() if k != "TODOS_ENVIRONMENT"}
+    env.update(
+        {**PLACEHOLDERS, "TODOS_JWT_PUBLIC_KEY": "", "TODOS_JWT_PUBLIC_KEY_FILE": str(mounted)}
+    )
+    del env["TODOS_ENVIRONMENT"]
     entry = os.path.join(os.path.dirname(sys.executable), PROGRAM)
     result = subprocess.run(
         [entry], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "refusing to start with ENVIRONMENT=production" in output
+    assert "refusing to start with TODOS_ENVIRONMENT=production" in output
     assert "the JWT public key is the development key" in output

@@ -79,9 +79,11 @@ def test_development_environments_accept_the_defaults(environment: str) -> None:
 
 
 def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.delenv("TODOS_ENVIRONMENT", raising=False)
     assert Settings.model_fields["environment"].default == "production"
-    with pytest.raises(ValidationError, match="refusing to start with ENVIRONMENT=production"):
+    with pytest.raises(
+        ValidationError, match="refusing to start with TODOS_ENVIRONMENT=production"
+    ):
         Settings()
 
 
@@ -134,7 +136,7 @@ def test_a_malformed_hooks_entry_does_not_echo_its_secret(
     assert "hooks.0" in str(caught.value)
     _assert_no_part_of_the_secret_in(str(caught.value))
     # The same from the environment, as the processes read it.
-    monkeypatch.setenv("HOOKS", json.dumps([hook]))
+    monkeypatch.setenv("TODOS_HOOKS", json.dumps([hook]))
     with pytest.raises(ValidationError) as caught:
         Settings(environment="test")
     _assert_no_part_of_the_secret_in(str(caught.value))

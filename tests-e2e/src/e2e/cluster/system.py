@@ -206,8 +206,12 @@ class Cluster:
         self._balancer(haproxy)
         self._databases(log)
         self.dev = devkeys.ensure(self.root / "dev")
-        env = {**os.environ, **prepare.DEVELOPMENT, "AMQP_URL": self.amqp_url}
-        env.update(EVENTS_EXCHANGE=self.exchange, QUEUE=self.queue)
+        env = {**prepare.child_environ(), **prepare.DEVELOPMENT}
+        env.update(
+            prepare.settings(
+                "budget", amqp_url=self.amqp_url, events_exchange=self.exchange, queue=self.queue
+            )
+        )
         prepare.run([str(VENV_BIN / "budget-topology"), "declare"], log, env=env)
         for i in range(2):
             self.replicas.append(self._replica(self.net.hosts[f"app{i + 1}"]))
@@ -325,17 +329,15 @@ class Cluster:
     def service_env(self) -> dict[str, dict[str, str]]:
         """The environment of each service process (as deploy/local/stack.py sets it)."""
         assert self.dev is not None
-        base = {
-            **os.environ,
-            **prepare.DEVELOPMENT,  # the services default to production (dev keys and secrets)
-            "AMQP_URL": self.amqp_url,
-            "EVENTS_EXCHANGE": self.exchange,
-            "JWT_PUBLIC_KEY_FILE": str(self.dev.public_key_file),
-            "HOST": "0.0.0.0",
-            "LOG_JSON": "false",
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            "OTEL_SDK_DISABLED": "true",
+        base = {**prepare.child_environ(), "PYTHONUNBUFFERED": "1", "OTEL_SDK_DISABLED": "true"}
+        common = {
+            "environment": "development",  # the services default to production
+            "amqp_url": self.amqp_url,
+            "events_exchange": self.exchange,
+            "jwt_public_key_file": str(self.dev.public_key_file),
+            "host": "0.0.0.0",
+            "log_json": "false",
+            "log_level": "INFO",
         }
         hook = {
             "name": "budget",
@@ -344,19 +346,34 @@ class Cluster:
             "timeout": 1,
             "failure_policy": "fail",
         }
-        todos = {**base, "DATABASE_URL": self.db_url(self.todos_db), "HOOKS": json.dumps([hook])}
+        todos = {
+            **base,
+            **prepare.settings(
+                "todos",
+                **common,
+                database_url=self.db_url(self.todos_db),
+                hooks=json.dumps([hook]),
+            ),
+        }
         budget = {
             **base,
-            "DATABASE_URL": self.db_url(self.budget_db),
-            "HOOK_SECRETS": json.dumps([self.dev.hook_secret]),
-            "HOLD_TTL": "PT10M",
-            "QUEUE": self.queue,
+            **prepare.settings(
+                "budget",
+                **common,
+                database_url=self.db_url(self.budget_db),
+                hook_secrets=json.dumps([self.dev.hook_secret]),
+                hold_ttl="PT10M",
+                queue=self.queue,
+            ),
         }
         return {
-            "todos-api": {**todos, "PORT": str(TODOS_PORT)},
-            "budget-api": {**budget, "PORT": str(BUDGET_PORT)},
-            "todos-relay": {**todos, "RELAY_METRICS_PORT": str(RELAY_METRICS)},
-            "budget-consumer": {**budget, "CONSUMER_METRICS_PORT": str(CONSUMER_METRICS)},
+            "todos-api": {**todos, "TODOS_PORT": str(TODOS_PORT)},
+            "budget-api": {**budget, "BUDGET_PORT": str(BUDGET_PORT)},
+            "todos-relay": {**todos, "TODOS_RELAY_METRICS_PORT": str(RELAY_METRICS)},
+            "budget-consumer": {
+                **budget,
+                "BUDGET_CONSUMER_METRICS_PORT": str(CONSUMER_METRICS),
+            },
         }
 
     def _replica(self, host: Host) -> Replica:

@@ -5,7 +5,7 @@ apart: a quorum queue counts every return of an unacked message as a delivery, a
 that stops, dies or loses its channel returns all it holds (up to the prefetch), so a few
 restarts with a backlog would dead-letter valid events. The consumer therefore counts a failure
 here, by event id, each time applying the event alone raised something other than a database
-outage, and dead-letters the event itself at CONSUMER_MAX_FAILURES.
+outage, and dead-letters the event itself at BUDGET_CONSUMER_MAX_FAILURES.
 
 Why the database and not the consumer's memory: the count must survive the very restarts this
 is about (a crash loop on a poison event would otherwise start from zero each time and never

@@ -1,10 +1,10 @@
 """Budget's RabbitMQ topology: the quorum queue, its bindings, and the dead-letter queue.
 
 `<queue>` is a durable quorum queue; what the consumer rejects (garbage, or an event that failed
-CONSUMER_MAX_FAILURES times in our code) goes through the `<queue>.dlx` fanout exchange to the
-durable `<queue>.dlq`. Its delivery limit (QUEUE_DELIVERY_LIMIT, 100) is only a far backstop:
-the broker counts every return of an unacked message, each consumer restart returns up to the
-prefetch, and our own failure count (see `adapters/consumer.py`) is what judges poison.
+BUDGET_CONSUMER_MAX_FAILURES times in our code) goes through the `<queue>.dlx` fanout exchange to
+the durable `<queue>.dlq`. Its delivery limit (BUDGET_QUEUE_DELIVERY_LIMIT, 100) is only a far
+backstop: the broker counts every return of an unacked message, each consumer restart returns up
+to the prefetch, and our own failure count (see `adapters/consumer.py`) is what judges poison.
 
 Queue arguments cannot change on an existing queue (RabbitMQ refuses the declare with
 PRECONDITION_FAILED), and a `delivery-limit` policy cannot raise an argument's limit (the broker

@@ -60,6 +60,6 @@ def backed_after_abort(hold: Hold, invocation_id: UUID | None) -> frozenset[UUID
         return None
     if invocation_id is None or invocation_id not in hold.invocations:
         # Not provably this hold's attempt. Releasing could free funds that a successful retry
-        # relies on (double spend); keeping it only ties them up until HOLD_TTL.
+        # relies on (double spend); keeping it only ties them up until BUDGET_HOLD_TTL.
         return hold.invocations
     return (hold.invocations - {invocation_id}) or None

@@ -2,10 +2,11 @@
 
 import uvicorn
 
-from budget.config import Settings
+from budget.config import Settings, command_line
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    command_line("budget-api", __doc__, argv)
     settings = Settings()
     uvicorn.run(
         "budget.entrypoints.app:create_app",

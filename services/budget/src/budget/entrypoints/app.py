@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from budget import tracing
 from budget.bootstrap import Container, bootstrap
-from budget.config import Settings
+from budget.config import Settings, report_unknown_settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
 from budget.entrypoints.body_limit import install_body_limit
 from budget.entrypoints.errors import install_error_handlers
@@ -21,8 +21,11 @@ from budget.logs import configure_logging
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    from_environment = settings is None and container is None
     settings = settings or (container.settings if container else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
+    if from_environment:
+        report_unknown_settings(structlog.get_logger("settings"))
     tracing.configure("budget-api")  # no-op unless OTEL_EXPORTER_OTLP_*ENDPOINT is set
 
     @asynccontextmanager

@@ -14,7 +14,7 @@ from budget.adapters.consumer import EventConsumer
 from budget.adapters.dead_letters import watch_depth
 from budget.adapters.event_failures import SqlFailureCounter
 from budget.bootstrap import bootstrap
-from budget.config import Settings
+from budget.config import Settings, command_line, report_unknown_settings
 from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
 from budget.metrics import UNBACKED_DEBITS, observe_batch_lag
@@ -92,9 +92,11 @@ async def _until(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
     return None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    command_line("budget-consumer", __doc__, argv)
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    report_unknown_settings(log)
     tracing.configure("budget-consumer")
     if settings.consumer_metrics_port:
         start_http_server(settings.consumer_metrics_port, addr=settings.host)

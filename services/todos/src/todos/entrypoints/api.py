@@ -2,10 +2,11 @@
 
 import uvicorn
 
-from todos.config import Settings
+from todos.config import Settings, command_line
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    command_line("todos-api", __doc__, argv)
     settings = Settings()
     uvicorn.run(
         "todos.entrypoints.app:create_app",

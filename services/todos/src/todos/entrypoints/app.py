@@ -3,11 +3,12 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from todos import tracing
 from todos.bootstrap import Container, bootstrap
-from todos.config import Settings
+from todos.config import Settings, report_unknown_settings
 from todos.entrypoints import health, tasks_api
 from todos.entrypoints.body_limit import install_body_limit
 from todos.entrypoints.errors import install_error_handlers
@@ -19,8 +20,11 @@ from todos.metrics import watch_breakers
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    from_environment = settings is None and container is None
     settings = settings or (container.settings if container else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
+    if from_environment:
+        report_unknown_settings(structlog.get_logger("settings"))
     tracing.configure("todos-api")  # no-op unless OTEL_EXPORTER_OTLP_*ENDPOINT is set
 
     @asynccontextmanager

@@ -8,7 +8,7 @@ from prometheus_client import start_http_server
 
 from todos import tracing
 from todos.bootstrap import bootstrap_relay
-from todos.config import Settings
+from todos.config import Settings, command_line, report_unknown_settings
 from todos.logs import configure_logging
 
 log = structlog.get_logger("relay")
@@ -34,9 +34,11 @@ async def serve(settings: Settings) -> None:
         log.info("relay_stopped")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    command_line("todos-relay", __doc__, argv)
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    report_unknown_settings(log)
     tracing.configure("todos-relay")
     if settings.relay_metrics_port:
         start_http_server(settings.relay_metrics_port, addr=settings.host)
