@@ -283,7 +283,9 @@ async def bench_consumer(engine: AsyncEngine, events: int = EVENTS) -> str:
     """Publish `events` completions, time until budget-consumer has debited every one."""
     token_type, costed = await seed_costs(engine, owners=100, per_owner=events // 100)
     suffix = uuid4().hex[:8]
-    topology = Topology(f"bench.budget.events.{suffix}", f"bench.budget.{suffix}", 5)
+    # The queue as the consumer declares it by default (its delivery limit included).
+    limit = Settings.model_fields["queue_delivery_limit"].default
+    topology = Topology(f"bench.budget.events.{suffix}", f"bench.budget.{suffix}", limit)
     messages = [
         to_amqp(
             build_envelope(
