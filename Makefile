@@ -103,7 +103,7 @@ doctor: ## check every prerequisite of make run/test/validate and say how to fix
 test-scripts: install ## the infra script, the launcher's database URLs, the commands' --help, the configuration page (~40 s)
 	$(PYTEST) scripts/tests
 
-lint: install ## ruff check, ruff format --check, mypy (strict) (~15 s)
+lint: install ## ruff check, ruff format --check, mypy (strict) (~10 s)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy contracts/src services/todos/src services/budget/src tests-e2e/src
@@ -185,7 +185,7 @@ screenshots: install web chromium ## rerun the browser test, saving the UI's scr
 # same load; prints the table, exits 1 when a balance is not exact. Knobs: BENCH_* (see
 # tests-e2e/src/e2e/bench/__main__.py), e.g. make bench BENCH_RATE=200. Then budget's hook
 # decisions/s and consumer drain alone (services/budget/bench/bench_hot_paths.py, ~30 s).
-bench: install web ## the whole stack against an inline peer, same load, one run; then budget's hook and consumer alone (~4 min)
+bench: install web ## the whole stack against an inline peer, same load, one run; then budget's hook and consumer alone (~2.5 min)
 	$(RUN) python -m e2e.bench
 	$(RUN) python services/budget/bench/bench_hot_paths.py
 
@@ -215,7 +215,7 @@ test-cluster-smoke: install web ## CI's short cluster run: up, one story, one br
 # The README's commands on a clean Debian 12 (debootstrap: python3, git, make, curl, sudo only),
 # as a non-root user with sudo, in namespaces of its own; each step timed. Needs root (sudo).
 # FRESH_STEPS="run demo" stops before `make test` (CI).
-test-fresh-machine: ## make run, make demo, Ctrl-C, make test on a fresh Debian 12, timed (~30 min)
+test-fresh-machine: ## make run, make demo, Ctrl-C, make test on a fresh Debian 12, timed (~10 min)
 	scripts/fresh-machine.sh
 
 # --- the images (services/*/Dockerfile): the base images and uv's are build arguments, the
@@ -230,5 +230,5 @@ images: ## build the todos, budget and web images (docker; IMAGE_TAG, IMAGE_ARGS
 
 # Offline: Debian-made base images, Debian's docker.io, private PostgreSQL/RabbitMQ, all in
 # namespaces of its own; the containers as Kubernetes runs them, the story through the gateway.
-test-images: install node ## build the images and run them all, then the story through the gateway (root/sudo; ~1.5 min once the base images are cached)
+test-images: install node ## build the images and run them all, then the story through the gateway (root/sudo; ~3.5 min, ~1.5 min once the base images are cached)
 	scripts/test-images.sh
