@@ -191,7 +191,7 @@ bench: install web ## the whole stack against an inline peer, same load, one run
 
 # The fault suite (tests-e2e/src/e2e/faults): its own stacks, a Jepsen-style checker, one line
 # per case. The RabbitMQ/PostgreSQL outages run on private servers it starts and stops itself.
-test-faults: install web infra ## every fault case, full length, then the money models' long profiles (~40 min)
+test-faults: install web infra ## every fault case, full length, then the money models' long profiles (~12 min)
 	$(RUN) python -m e2e.faults $(FAULTS_ARGS)
 	MONEY_MODEL_PROFILE=money-long $(PYTEST) -s services/budget/tests/integration/test_money_model.py
 	ATTEMPT_MODEL_PROFILE=attempts-long $(PYTEST) -s services/todos/tests/integration/test_attempt_model.py
