@@ -196,7 +196,7 @@ test-faults: install web infra ## every fault case, full length, then the money 
 	MONEY_MODEL_PROFILE=money-long $(PYTEST) -s services/budget/tests/integration/test_money_model.py
 	ATTEMPT_MODEL_PROFILE=attempts-long $(PYTEST) -s services/todos/tests/integration/test_attempt_model.py
 
-test-faults-short: install web infra ## the seeded short fault cases that kill only our own processes (~5 min)
+test-faults-short: install web infra ## the seeded short fault cases that kill only our own processes (~3 min)
 	$(RUN) python -m e2e.faults --short --cases local $(FAULTS_ARGS)
 
 test-faults-outages: install web infra ## the short RabbitMQ/PostgreSQL outage cases, on private servers (CI, ~3 min)
