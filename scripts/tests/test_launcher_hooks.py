@@ -59,8 +59,8 @@ def test_the_services_run_as_development(tmp_path: Path) -> None:
 def test_the_services_get_only_names_they_know(tmp_path: Path, monkeypatch) -> None:
     # The launcher's own TODOS_DB / BUDGET_DB and the suites' databases stay with it; a
     # setting of the user's (TODOS_DB_POOL_SIZE) goes through.
-    from budget import config as budget_config
-    from todos import config as todos_config
+    from budget import settings_env as budget_env
+    from todos import settings_env as todos_env
 
     monkeypatch.setenv("TODOS_DB", "mine")
     monkeypatch.setenv("BUDGET_DB", "mine")
@@ -72,5 +72,5 @@ def test_the_services_get_only_names_they_know(tmp_path: Path, monkeypatch) -> N
     for name, env in envs.items():
         assert "TODOS_DB" not in env, name
         assert env["TODOS_DB_POOL_SIZE"] == "3", name
-        assert todos_config.unknown_settings(env) == [], name
-        assert budget_config.unknown_settings(env) == [], name
+        assert todos_env.unknown_settings(env) == [], name
+        assert budget_env.unknown_settings(env) == [], name

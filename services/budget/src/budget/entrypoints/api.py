@@ -2,7 +2,8 @@
 
 import uvicorn
 
-from budget.config import Settings, command_line
+from budget.config import Settings
+from budget.settings_env import command_line
 
 
 def main(argv: list[str] | None = None) -> None:

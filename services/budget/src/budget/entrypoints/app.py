@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from budget import tracing
 from budget.bootstrap import Container, bootstrap
-from budget.config import Settings, report_unknown_settings
+from budget.config import Settings
 from budget.entrypoints import costs_api, health, hook_api, ledger_api
 from budget.entrypoints.body_limit import install_body_limit
 from budget.entrypoints.errors import install_error_handlers
@@ -18,6 +18,7 @@ from budget.entrypoints.observability import RequestContextMiddleware
 from budget.entrypoints.openapi import install_openapi
 from budget.entrypoints.problems import install_problem_handlers
 from budget.logs import configure_logging
+from budget.settings_env import report_unknown_settings
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:

@@ -14,12 +14,13 @@ from budget.adapters.consumer import EventConsumer
 from budget.adapters.dead_letters import watch_depth
 from budget.adapters.event_failures import SqlFailureCounter
 from budget.bootstrap import bootstrap
-from budget.config import Settings, command_line, report_unknown_settings
+from budget.config import Settings
 from budget.heartbeat import Heartbeat
 from budget.logs import configure_logging
 from budget.metrics import UNBACKED_DEBITS, observe_batch_lag
 from budget.service_layer import events
 from budget.service_layer.events import UNBACKED_OUTCOMES, Outcome
+from budget.settings_env import command_line, report_unknown_settings
 from contracts.envelope import ParsedEvent
 
 log = structlog.get_logger("consumer")

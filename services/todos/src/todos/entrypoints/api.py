@@ -2,7 +2,8 @@
 
 import uvicorn
 
-from todos.config import Settings, command_line
+from todos.config import Settings
+from todos.settings_env import command_line
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from todos import tracing
 from todos.bootstrap import Container, bootstrap
-from todos.config import Settings, report_unknown_settings
+from todos.config import Settings
 from todos.entrypoints import health, tasks_api
 from todos.entrypoints.body_limit import install_body_limit
 from todos.entrypoints.errors import install_error_handlers
@@ -17,6 +17,7 @@ from todos.entrypoints.openapi import install_openapi
 from todos.entrypoints.problems import install_problem_handlers
 from todos.logs import configure_logging
 from todos.metrics import watch_breakers
+from todos.settings_env import report_unknown_settings
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:

@@ -8,8 +8,9 @@ from prometheus_client import start_http_server
 
 from todos import tracing
 from todos.bootstrap import bootstrap_relay
-from todos.config import Settings, command_line, report_unknown_settings
+from todos.config import Settings
 from todos.logs import configure_logging
+from todos.settings_env import command_line, report_unknown_settings
 
 log = structlog.get_logger("relay")
 
