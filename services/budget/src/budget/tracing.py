@@ -131,9 +131,9 @@ def _no_orphan_queries() -> "Sampler":
 # The spans come from the maintained instrumentations: FastAPI (server; the hook call continues
 # todos' trace through its `traceparent` header), asyncpg (queries) and aio-pika (the consumer's
 # receive span continues the trace from the AMQP headers the relay set). The one span made here
-# is the glue of the consumer (`traced_apply`): applying an event, under the receive span, or
-# under the envelope's CloudEvents `traceparent` when the message carries no trace header
-# (a message replayed or published by hand).
+# is the glue of the consumer (`traced_apply_batch`): applying a batch of events, under the
+# receive span, or under the first envelope's CloudEvents `traceparent` when the message carries
+# no trace header (a message replayed or published by hand).
 
 
 def _instrument_clients() -> None:
@@ -141,42 +141,13 @@ def _instrument_clients() -> None:
 
 
 T = TypeVar("T")
-Apply = Callable[[ParsedEvent], Awaitable[T]]
 ApplyBatch = Callable[[Sequence[ParsedEvent]], Awaitable[T]]
 
 
-def traced_apply(apply: Apply[T], tracer: trace.Tracer | None = None) -> Apply[T]:
-    """`apply` inside a span of the event; `apply` itself when tracing is off (tests pass their
-    own `tracer`)."""
-    tracer = tracer or _tracer
-    if tracer is None:
-        return apply
-    traced_with = tracer
-
-    async def traced(parsed: ParsedEvent) -> T:
-        envelope = parsed.envelope
-        parent = None
-        if not trace.get_current_span().get_span_context().is_valid and envelope.traceparent:
-            parent = propagate.extract({"traceparent": envelope.traceparent})
-        with traced_with.start_as_current_span(
-            f"apply {envelope.type}",
-            context=parent,
-            kind=trace.SpanKind.INTERNAL,
-            attributes={
-                "messaging.message.id": str(envelope.id),
-                "cloudevents.event_id": str(envelope.id),
-                "cloudevents.event_type": envelope.type,
-            },
-        ):
-            return await apply(parsed)
-
-    return traced
-
-
 def traced_apply_batch(apply: ApplyBatch[T], tracer: trace.Tracer | None = None) -> ApplyBatch[T]:
-    """`apply` of a batch inside one span: `apply <type>` for a batch of one (as
-    `traced_apply`), `apply batch` otherwise, a child of the current span (the consumer runs a
-    batch in the context of its first delivery) or of the first envelope's traceparent, linked
+    """`apply` of a batch inside one span: `apply <type>` for a batch of one, `apply batch`
+    otherwise, a child of the current span (the consumer runs a batch in the context of its
+    first delivery) or of the first envelope's traceparent, linked
     to the other events' traces. `apply` itself when tracing is off."""
     tracer = tracer or _tracer
     if tracer is None:
